@@ -1,0 +1,55 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+
+# What tests and benchmarks run against: the local PostgreSQL and Redis.
+TEST_DATABASE_URL ?= postgresql://127.0.0.1:5432/cg
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+BENCH_DATABASE_URL ?= postgresql://127.0.0.1:5432/cg_bench
+TEST_ENV = DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
+	SECRET_KEY=test-only-secret-key
+BENCH_ENV = DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
+	SECRET_KEY=bench-only-secret-key
+
+.PHONY: run test bench lint format check clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+run: $(VENV)/.installed
+	$(BIN)/python manage.py migrate --no-input
+	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT) --noreload
+
+test: $(VENV)/.installed-test
+	@$(TEST_ENV) $(BIN)/python -m cg.preflight
+	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed-test
+	@$(BENCH_ENV) $(BIN)/python -m cg.preflight
+	$(BENCH_ENV) $(BIN)/python bench/run.py
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.installed-test
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+check: $(VENV)/.installed-test
+	$(BIN)/python manage.py check
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis

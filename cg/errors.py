@@ -1,0 +1,77 @@
+"""Every error leaves as a small JSON object: never an HTML page or a traceback.
+
+Shape: ``{"code": <HTTP status>, "error": <machine word>, "message": <text>}``
+plus ``"param"`` naming the query parameter at fault.
+"""
+
+import logging
+
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+log = logging.getLogger(__name__)
+
+
+class InvalidParameter(exceptions.APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "invalid_parameter"
+
+    def __init__(self, param: str, message: str):
+        super().__init__(message)
+        self.param = param
+
+
+def error_body(code: int, error: str, message: str, **extra) -> dict:
+    return {"code": code, "error": error, "message": message, **extra}
+
+
+_ERROR_WORDS = {
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    415: "unsupported_media_type",
+    429: "throttled",
+}
+
+
+def api_exception_handler(exc, context):
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        # DRF answers 403 when no scheme is advertised; ours always is.
+        exc.status_code = status.HTTP_401_UNAUTHORIZED
+    if not isinstance(exc, exceptions.APIException):
+        return None  # a bug: Django's handler500 answers, in JSON too
+    extra = {"param": exc.param} if isinstance(exc, InvalidParameter) else {}
+    if isinstance(exc, exceptions.ValidationError | InvalidParameter):
+        word = "invalid_parameter"
+    else:
+        word = _ERROR_WORDS.get(exc.status_code, "error")
+    detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+    response = Response(error_body(exc.status_code, word, str(detail), **extra), exc.status_code)
+    if exc.status_code == status.HTTP_401_UNAUTHORIZED:
+        response["WWW-Authenticate"] = 'Bearer realm="api"'
+    return response
+
+
+def _json_error(code: int, error: str, message: str) -> JsonResponse:
+    return JsonResponse(error_body(code, error, message), status=code)
+
+
+def bad_request(request, exception=None):
+    return _json_error(400, "bad_request", "Bad request.")
+
+
+def forbidden(request, exception=None):
+    return _json_error(403, "forbidden", "Forbidden.")
+
+
+def not_found(request, exception=None):
+    return _json_error(404, "not_found", "Not found.")
+
+
+def server_error(request):
+    return _json_error(500, "internal_error", "Internal error; it has been logged.")

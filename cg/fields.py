@@ -1,0 +1,34 @@
+"""DRF fields of the wire format: exact MWh numbers and spec timestamps."""
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from cg.wire import RawNumber, timestamp
+from energy.units import decimal_text
+
+
+@extend_schema_field({"type": "number", "description": "MWh, exact to the mWh"})
+class MwhField(serializers.Field):
+    """Integer mWh inside, an exact decimal MWh JSON number outside."""
+
+    scale = 9
+
+    def to_representation(self, value: int) -> RawNumber:
+        return RawNumber(decimal_text(value, self.scale))
+
+
+@extend_schema_field({"type": "number", "description": "tonnes of CO2, exact to the mg"})
+class TonnesCo2Field(MwhField):
+    pass  # stored in mg; 1 t = 10**9 mg, the same shift as mWh to MWh
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000$",
+        "example": "2019-02-20T17:17:42.106+0000",
+    }
+)
+class TimestampField(serializers.Field):
+    def to_representation(self, value) -> str:
+        return timestamp(value)

@@ -1,0 +1,41 @@
+"""PostgreSQL triggers that keep ledger tables append-only.
+
+A ledger row may move forward (state, anchoring, REC link) but never be
+deleted, and what it asserts never changes: corrections are new rows. Only
+PostgreSQL, the production database, gets them; embedded SQLite rebuilds
+tables on schema changes, which would silently drop such triggers.
+"""
+
+from django.db import migrations
+
+
+def guard(table: str, frozen_columns: list[str]) -> migrations.RunPython:
+    function = f"{table}_append_only"
+    changed = " OR ".join(f"NEW.{c} IS DISTINCT FROM OLD.{c}" for c in frozen_columns)
+    create = f"""
+        CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP = 'DELETE' THEN
+                RAISE EXCEPTION '{table} is append-only: rows cannot be deleted'
+                    USING ERRCODE = 'integrity_constraint_violation';
+            END IF;
+            IF {changed} THEN
+                RAISE EXCEPTION '{table} is append-only: {", ".join(frozen_columns)} cannot change'
+                    USING ERRCODE = 'integrity_constraint_violation';
+            END IF;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER {function} BEFORE UPDATE OR DELETE ON {table}
+            FOR EACH ROW EXECUTE FUNCTION {function}();
+    """
+    drop = f"DROP TRIGGER {function} ON {table}; DROP FUNCTION {function}();"
+
+    def forward(apps, schema_editor):
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(create)
+
+    def backward(apps, schema_editor):
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(drop)
+
+    return migrations.RunPython(forward, backward, elidable=False)

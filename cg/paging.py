@@ -1,0 +1,54 @@
+"""``page`` / ``per_page`` of the read API, and pages as ranges of a position."""
+
+import re
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from cg.errors import InvalidParameter
+
+DEFAULT_PER_PAGE = 25
+_DIGITS = re.compile(r"-?[0-9]+")
+
+
+@dataclass(frozen=True)
+class Page:
+    number: int  # 0-based
+    size: int
+
+    @property
+    def offset(self) -> int:
+        return self.number * self.size
+
+    def seq_range(self, total: int) -> tuple[int, int] | None:
+        """The ``seq`` bounds (inclusive) of this page when listing newest first.
+
+        Rows carry a dense 1-based ``seq`` in ascending order and ``total`` is
+        the largest; listing position p (0-based) is seq ``total - p``.
+        """
+        if self.offset >= total:
+            return None
+        high = total - self.offset
+        return max(high - self.size + 1, 1), high
+
+
+def _integer(params, name: str, default: int, low: int, high: int) -> int:
+    raw = params.get(name)
+    if raw is None:
+        return default
+    if not _DIGITS.fullmatch(raw):
+        raise InvalidParameter(name, f"{name} must be an integer, not {raw!r}")
+    if raw.startswith("-"):
+        raise InvalidParameter(name, f"{name} must not be negative")
+    value = int(raw) if len(raw) <= 18 else high + 1
+    if not low <= value <= high:
+        raise InvalidParameter(name, f"{name} must be between {low} and {high}, not {raw}")
+    return value
+
+
+def page_from(request) -> Page:
+    params = request.query_params
+    size = _integer(params, "per_page", DEFAULT_PER_PAGE, 1, settings.API_MAX_PER_PAGE)
+    # Bounded so page x per_page stays far inside a 64-bit integer.
+    number = _integer(params, "page", 0, 0, 10**12)
+    return Page(number=number, size=size)

@@ -1,0 +1,14 @@
+from django.db import migrations
+
+from cg.ledger_guard import guard
+
+
+class Migration(migrations.Migration):
+    dependencies = [("energy", "0002_initial")]
+
+    operations = [
+        guard(
+            "energy_attribution",
+            ["source_id", "kind", "seq", "external_id", "effective_time", "value", "created"],
+        ),
+    ]

@@ -1,0 +1,368 @@
+"""Customers, their devices (sources) and the energy transactions read from them.
+
+Energy is an integer number of milliwatt-hours everywhere in this module
+(``energy.units.MWH`` to the MWh). Attributions are ledger history: rows are
+appended, then move forward through their states; the database refuses to
+delete them or to rewrite what they assert (see migration 0002).
+"""
+
+import datetime as dt
+
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Trunc
+
+HEX32 = r"^0x[0-9a-f]{64}$"
+ADDRESS = r"^0x[0-9a-f]{40}$"
+SHA256_HEX = r"^[0-9a-f]{64}$"
+
+
+class State(models.TextChoices):
+    NEW = "New"
+    PENDING = "Pending"
+    PROCESSED = "Processed"
+
+
+STATES = [value for value, _ in State.choices]
+
+
+class Customer(models.Model):
+    """The tenant: owns sources and RECs, authenticates with API tokens."""
+
+    name = models.CharField(max_length=200, unique=True)
+    # Position counter for the customer's RECs (recs.Rec.seq); equals their count.
+    rec_count = models.BigIntegerField(default=0, editable=False)
+    created = models.DateTimeField(auto_now_add=True)
+    modified = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(rec_count__gte=0), name="%(app_label)s_%(class)s_rec_count_gte_0"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    # DRF's IsAuthenticated asks the authenticated principal this.
+    is_authenticated = True
+
+
+class ApiToken(models.Model):
+    """A bearer token; only its SHA-256 is stored, the token is shown once."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="tokens")
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    # The first characters, so operators can tell tokens apart without the secret.
+    prefix = models.CharField(max_length=10, editable=False)
+    label = models.CharField(max_length=200, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    revoked = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(digest__regex=SHA256_HEX), name="%(app_label)s_%(class)s_digest_hex"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({'revoked' if self.revoked else 'active'})"
+
+
+class NodeType(models.TextChoices):
+    SITE = "site"
+    METER = "meter"
+    INVERTER = "inverter"
+    GATEWAY = "gateway"
+
+
+class SourceType(models.TextChoices):
+    SOLAR = "solar"
+    WIND = "wind"
+    HYDRO = "hydro"
+    BIOMASS = "biomass"
+    GEOTHERMAL = "geothermal"
+    STORAGE = "storage"
+    SITE = "site"
+    CONSUMER = "consumer"
+
+
+class SourceState(models.TextChoices):
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+
+
+class Source(models.Model):
+    """A device feeding data: a site, a meter, a consumer."""
+
+    NodeType = NodeType
+    Type = SourceType
+    SourceState = SourceState
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="sources")
+    external_id = models.CharField(max_length=128)
+    name = models.CharField(max_length=200)
+    node_type = models.CharField(max_length=16, choices=NodeType.choices, default=NodeType.METER)
+    type = models.CharField(max_length=16, choices=SourceType.choices, default=SourceType.SOLAR)
+    state = models.CharField(max_length=16, choices=SourceState.choices, default=SourceState.ACTIVE)
+    parent = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children"
+    )
+    # Issued by us; devices name themselves with it when they push data.
+    client_id = models.CharField(max_length=66, unique=True, editable=False)
+    # Lower-case hex, so uniqueness does not depend on EIP-55 letter case.
+    miner_address = models.CharField(max_length=42, unique=True, null=True, blank=True)
+    capacity_wh = models.BigIntegerField(null=True, blank=True)
+    location = models.CharField(max_length=200, blank=True)
+    # tCO2 per MWh, which is numerically mg CO2 per mWh.
+    emission_factor = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
+
+    # Metered attributions read from this source; also the last Attribution.seq.
+    attribution_count = models.BigIntegerField(default=0, editable=False)
+    # Rows of the daily aggregation; also the last DailyAggregate.seq.
+    daily_count = models.BigIntegerField(default=0, editable=False)
+    # The spec's counters, a partition of the metered attributions:
+    # linked to a REC / Processed without a REC / not yet Processed.
+    rec_number = models.BigIntegerField(default=0, editable=False)
+    rec_sum = models.BigIntegerField(default=0, editable=False)
+    without_rec_number = models.BigIntegerField(default=0, editable=False)
+    without_rec_sum = models.BigIntegerField(default=0, editable=False)
+    new_number = models.BigIntegerField(default=0, editable=False)
+    new_sum = models.BigIntegerField(default=0, editable=False)
+
+    created = models.DateTimeField(auto_now_add=True)
+    modified = models.DateTimeField(auto_now=True)
+
+    COUNTERS = (
+        "rec_number",
+        "rec_sum",
+        "without_rec_number",
+        "without_rec_sum",
+        "new_number",
+        "new_sum",
+    )
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            # Serves the lookup of /attributions/{deviceId} by external id.
+            models.UniqueConstraint(
+                fields=["customer", "external_id"],
+                name="%(app_label)s_%(class)s_external_id_unique_per_customer",
+            ),
+            models.CheckConstraint(
+                condition=Q(client_id__regex=HEX32), name="%(app_label)s_%(class)s_client_id_hex"
+            ),
+            models.CheckConstraint(
+                condition=Q(miner_address__isnull=True) | Q(miner_address__regex=ADDRESS),
+                name="%(app_label)s_%(class)s_miner_address_hex",
+            ),
+            models.CheckConstraint(
+                condition=Q(node_type__in=NodeType.values),
+                name="%(app_label)s_%(class)s_node_type_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(type__in=SourceType.values), name="%(app_label)s_%(class)s_type_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(state__in=SourceState.values),
+                name="%(app_label)s_%(class)s_state_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(capacity_wh__isnull=True) | Q(capacity_wh__gt=0),
+                name="%(app_label)s_%(class)s_capacity_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(emission_factor__isnull=True) | Q(emission_factor__gte=0),
+                name="%(app_label)s_%(class)s_emission_factor_gte_0",
+            ),
+            models.CheckConstraint(
+                condition=~Q(parent=F("id")), name="%(app_label)s_%(class)s_not_own_parent"
+            ),
+            models.CheckConstraint(
+                condition=Q(attribution_count__gte=0, daily_count__gte=0)
+                & Q(rec_number__gte=0, without_rec_number__gte=0, new_number__gte=0)
+                & Q(rec_sum__gte=0)
+                & Q(attribution_count=F("rec_number") + F("without_rec_number") + F("new_number")),
+                name="%(app_label)s_%(class)s_counters_partition",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.external_id})"
+
+
+class Attribution(models.Model):
+    """An energy transaction: the energy of one source over one UTC hour.
+
+    ``kind`` remainder marks the service transactions that carry the energy left
+    over after a REC into the next one (spec section 5); they have
+    ``block_id`` "remainder", belong to the REC they open, and stay out of the
+    source's own list, counters and daily rows, which would otherwise count
+    that energy twice.
+    """
+
+    class Kind(models.TextChoices):
+        METERED = "metered"
+        REMAINDER = "remainder"
+
+    REMAINDER_BLOCK_ID = "remainder"
+
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="attributions")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.METERED)
+    # 1-based position among the source's metered attributions, in time order:
+    # a page is a range of it, whatever its depth.
+    seq = models.BigIntegerField(null=True, blank=True, editable=False)
+    external_id = models.CharField(max_length=128)
+    effective_time = models.DateTimeField()
+    value = models.BigIntegerField(help_text="mWh; negative is net consumption")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.NEW)
+    state_changed = models.DateTimeField(null=True, blank=True)
+    hash = models.CharField(max_length=64, null=True, blank=True)
+    height = models.BigIntegerField(null=True, blank=True)
+    block_id = models.CharField(max_length=66, null=True, blank=True)
+    carbon_offset = models.BigIntegerField(null=True, blank=True, help_text="mg CO2")
+    rec = models.ForeignKey(
+        "recs.Rec",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="transactions",
+    )
+    remainder = models.BigIntegerField(default=0, help_text="mWh carried to the next REC")
+    created = models.DateTimeField(auto_now_add=True)
+    modified = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "external_id"],
+                name="%(app_label)s_%(class)s_external_id_unique_per_source",
+            ),
+            # Serves /attributions/{deviceId}: a page is a range of seq.
+            models.UniqueConstraint(
+                fields=["source", "seq"], name="%(app_label)s_%(class)s_seq_unique_per_source"
+            ),
+            models.UniqueConstraint(
+                fields=["source", "effective_time"],
+                condition=Q(kind="metered"),
+                name="%(app_label)s_%(class)s_one_metered_per_hour",
+            ),
+            models.CheckConstraint(
+                condition=Q(state__in=STATES), name="%(app_label)s_%(class)s_state_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(effective_time=Trunc("effective_time", "hour")),
+                name="%(app_label)s_%(class)s_effective_time_on_the_hour",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="metered", seq__gte=1)
+                & (Q(block_id__isnull=True) | ~Q(block_id="remainder"))
+                | Q(
+                    kind="remainder",
+                    seq__isnull=True,
+                    block_id="remainder",
+                    state="Processed",
+                    value__gt=0,
+                    rec__isnull=False,
+                ),
+                name="%(app_label)s_%(class)s_kind_consistent",
+            ),
+            models.CheckConstraint(
+                condition=Q(remainder=0) | Q(remainder__gt=0, remainder__lt=F("value")),
+                name="%(app_label)s_%(class)s_remainder_within_value",
+            ),
+            models.CheckConstraint(
+                condition=Q(rec__isnull=True) | Q(state="Processed", value__gt=0),
+                name="%(app_label)s_%(class)s_rec_only_processed_generation",
+            ),
+            models.CheckConstraint(
+                condition=Q(remainder=0) | Q(rec__isnull=False),
+                name="%(app_label)s_%(class)s_remainder_only_in_rec",
+            ),
+            models.CheckConstraint(
+                condition=Q(hash__isnull=True) | Q(hash__regex=SHA256_HEX),
+                name="%(app_label)s_%(class)s_hash_hex",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="remainder")
+                | Q(state="New")
+                | Q(state="Pending", hash__isnull=False)
+                | Q(
+                    state="Processed",
+                    hash__isnull=False,
+                    height__isnull=False,
+                    block_id__isnull=False,
+                ),
+                name="%(app_label)s_%(class)s_anchored_when_processed",
+            ),
+        ]
+        indexes = [
+            # Serves the transactions of a REC (/recs/{id}), incoming remainder first.
+            models.Index(
+                fields=["rec", "-kind", "effective_time", "id"],
+                name="energy_attr_rec_order",
+                condition=Q(rec__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.external_id} @ {self.effective_time:%Y-%m-%d %H:%M}"
+
+    @property
+    def remainder_if_any(self) -> int | None:
+        return self.remainder or None
+
+
+class DailyAggregate(models.Model):
+    """One row per (source, UTC day, state, REC) of the source's metered attributions.
+
+    Derived, not history: ``energy.services.daily_refresh`` rewrites the rows
+    from a day onwards whenever attributions of that day change, so reading
+    ``/daily`` never aggregates the attributions themselves.
+    """
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="daily_rows")
+    # 1-based position in the source's daily list, oldest first.
+    seq = models.BigIntegerField()
+    day = models.DateField()
+    state = models.CharField(max_length=10, choices=State.choices)
+    rec = models.ForeignKey("recs.Rec", on_delete=models.PROTECT, null=True, blank=True)
+    number = models.BigIntegerField()
+    value = models.BigIntegerField(help_text="mWh")
+
+    class Meta:
+        constraints = [
+            # Serves /attributions/{deviceId}/daily: a page is a range of seq.
+            models.UniqueConstraint(
+                fields=["source", "seq"], name="%(app_label)s_%(class)s_seq_unique_per_source"
+            ),
+            # Serves the refresh, which deletes the rows from a day onwards.
+            models.UniqueConstraint(
+                fields=["source", "day", "state"],
+                condition=Q(rec__isnull=True),
+                name="%(app_label)s_%(class)s_one_unlinked_row",
+            ),
+            models.UniqueConstraint(
+                fields=["source", "day", "state", "rec"],
+                condition=Q(rec__isnull=False),
+                name="%(app_label)s_%(class)s_one_row_per_rec",
+            ),
+            models.CheckConstraint(
+                condition=Q(state__in=STATES), name="%(app_label)s_%(class)s_state_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(number__gt=0, seq__gt=0), name="%(app_label)s_%(class)s_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.state}: {self.number}"
+
+    @property
+    def day_start(self) -> dt.datetime:
+        return dt.datetime.combine(self.day, dt.time(), tzinfo=dt.UTC)

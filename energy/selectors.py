@@ -1,0 +1,61 @@
+"""Reads behind the energy endpoints: every list is (total, rows of one page)."""
+
+from django.db.models import Q
+
+from cg.paging import Page
+from energy.models import Attribution, Customer, DailyAggregate, Source
+
+
+def source_list(*, customer: Customer, page: Page) -> tuple[int, list[Source]]:
+    # A customer's sources number in the thousands, not millions: a plain
+    # count and OFFSET on the (customer, id) index stay cheap.
+    sources = Source.objects.filter(customer=customer)
+    total = sources.count()
+    if page.offset >= total:
+        return total, []
+    rows = sources.select_related("parent").order_by("id")[page.offset : page.offset + page.size]
+    return total, list(rows)
+
+
+def source_find(*, customer: Customer, device_id: str) -> Source:
+    """The customer's source by internal id or external id (internal id wins a tie).
+
+    Raises Source.DoesNotExist, for another customer's source too.
+    """
+    if not device_id or len(device_id) > 128 or "\x00" in device_id:
+        raise Source.DoesNotExist(device_id)  # no stored external id looks like this
+    match = Q(external_id=device_id)
+    as_id = int(device_id) if device_id.isascii() and device_id.isdigit() else None
+    if as_id is not None and as_id < 2**63:
+        match |= Q(pk=as_id)
+    # At most two rows: one by id, one by external id (unique per customer).
+    found = sorted(Source.objects.filter(match, customer=customer), key=lambda s: s.pk != as_id)
+    if not found:
+        raise Source.DoesNotExist(device_id)
+    return found[0]
+
+
+def attribution_page(*, source: Source, page: Page) -> tuple[int, list[Attribution]]:
+    total = source.attribution_count
+    bounds = page.seq_range(total)
+    if bounds is None:
+        return total, []
+    rows = (
+        Attribution.objects.filter(source=source, seq__range=bounds)
+        .select_related("rec")
+        .order_by("-seq")
+    )
+    return total, list(rows)
+
+
+def daily_page(*, source: Source, page: Page) -> tuple[int, list[DailyAggregate]]:
+    total = source.daily_count
+    bounds = page.seq_range(total)
+    if bounds is None:
+        return total, []
+    rows = (
+        DailyAggregate.objects.filter(source=source, seq__range=bounds)
+        .select_related("rec")
+        .order_by("-seq")
+    )
+    return total, list(rows)

@@ -1,0 +1,77 @@
+from rest_framework import serializers
+
+from cg.fields import MwhField, TimestampField, TonnesCo2Field
+from cg.serializers import WireSerializer
+from recs.serializers import RecSerializer
+
+
+class ParentSourceSerializer(WireSerializer):
+    id = serializers.IntegerField()
+    created = TimestampField()
+    modified = TimestampField()
+    external_id = serializers.CharField()
+    name = serializers.CharField()
+    node_type = serializers.CharField()
+    state = serializers.CharField()
+    type = serializers.CharField()
+
+
+class SourceSerializer(ParentSourceSerializer):
+    optional = frozenset({"parent"})
+
+    parent = ParentSourceSerializer(required=False)
+    rec_number = serializers.IntegerField()
+    rec_sum = MwhField()
+    new_number = serializers.IntegerField()
+    new_sum = MwhField()
+    without_rec_number = serializers.IntegerField()
+    without_rec_sum = MwhField()
+
+
+class SourceListItemSerializer(SourceSerializer):
+    total = serializers.IntegerField(help_text="number of sources of the customer")
+
+
+class AttributionSerializer(WireSerializer):
+    optional = frozenset(
+        {"block_id", "carbon_offset", "hash", "height", "rec", "remainder", "state_changed"}
+    )
+
+    id = serializers.IntegerField()
+    created = TimestampField()
+    modified = TimestampField()
+    external_id = serializers.CharField()
+    effective_time = TimestampField()
+    value = MwhField()
+    state = serializers.CharField()
+    state_changed = TimestampField(required=False)
+    hash = serializers.CharField(required=False)
+    height = serializers.IntegerField(required=False)
+    block_id = serializers.CharField(required=False)
+    carbon_offset = TonnesCo2Field(required=False)
+    rec = RecSerializer(required=False)
+    remainder = MwhField(source="remainder_if_any", required=False)
+
+
+class AttributionListItemSerializer(AttributionSerializer):
+    total = serializers.IntegerField(help_text="number of transactions of the source")
+
+
+class DailySerializer(WireSerializer):
+    optional = frozenset({"rec"})
+
+    effective_time = TimestampField(source="day_start")
+    number = serializers.IntegerField()
+    state = serializers.CharField()
+    value = MwhField()
+    rec = RecSerializer(required=False)
+
+
+class DailyListItemSerializer(DailySerializer):
+    total = serializers.IntegerField(help_text="number of daily rows of the source")
+
+
+class RecTransactionSerializer(AttributionSerializer):
+    """A transaction inside /recs/{id}: the REC is the enclosing object."""
+
+    rec = None

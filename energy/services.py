@@ -1,0 +1,251 @@
+"""Writes to customers, tokens, sources and the attribution ledger."""
+
+import datetime as dt
+import re
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, Max, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from energy.auth import token_digest
+from energy.models import ApiToken, Attribution, Customer, DailyAggregate, Source, State
+from energy.units import carbon_offset_mg
+
+ADDRESS_FORMAT = re.compile(r"0x[0-9a-fA-F]{40}")
+
+
+def token_create(*, customer: Customer, label: str = "") -> tuple[ApiToken, str]:
+    """A new bearer token for ``customer``; the plain token is returned only here."""
+    plain = "0x" + secrets.token_hex(32)
+    token = ApiToken.objects.create(
+        customer=customer, digest=token_digest(plain), prefix=plain[:10], label=label
+    )
+    return token, plain
+
+
+def token_revoke(*, token: ApiToken) -> None:
+    ApiToken.objects.filter(pk=token.pk, revoked__isnull=True).update(revoked=timezone.now())
+
+
+def customer_create(*, name: str) -> tuple[Customer, str]:
+    name = name.strip()
+    if not name:
+        raise ValidationError("customer name must not be empty")
+    with transaction.atomic():
+        if Customer.objects.filter(name=name).exists():
+            raise ValidationError(f"customer {name!r} already exists")
+        customer = Customer.objects.create(name=name)
+        _, plain = token_create(customer=customer, label="created with the customer")
+    return customer, plain
+
+
+def _choice(field: str, value: str, choices: Sequence[str]) -> str:
+    if value not in choices:
+        raise ValidationError(f"{field} must be one of {', '.join(choices)}, not {value!r}")
+    return value
+
+
+def source_clean(
+    *,
+    customer: Customer,
+    external_id: str,
+    name: str,
+    type: str = Source.Type.SOLAR,
+    node_type: str = Source.NodeType.METER,
+    parent: Source | None = None,
+    capacity_wh: int | None = None,
+    location: str = "",
+    miner_address: str | None = None,
+    emission_factor: Decimal | str | None = None,
+) -> dict:
+    """Checked, normalised fields of a new source; raises ValidationError."""
+    external_id = external_id.strip()
+    if not external_id or len(external_id) > 128:
+        raise ValidationError("external id must be 1 to 128 characters")
+    if not name.strip():
+        raise ValidationError("name must not be empty")
+    _choice("type", type, Source.Type.values)
+    _choice("node type", node_type, Source.NodeType.values)
+    if parent is not None and parent.customer_id != customer.pk:
+        raise ValidationError("the parent must belong to the same customer")
+    if capacity_wh is not None and capacity_wh <= 0:
+        raise ValidationError("capacity must be a positive number of Wh")
+    if miner_address is not None:
+        if not ADDRESS_FORMAT.fullmatch(miner_address):
+            raise ValidationError(
+                f"miner address must be 0x followed by 40 hex digits, not {miner_address!r}"
+            )
+        miner_address = miner_address.lower()
+        if Source.objects.filter(miner_address=miner_address).exists():
+            raise ValidationError(f"miner address {miner_address} is already onboarded")
+    if emission_factor is not None:
+        emission_factor = _emission_factor(emission_factor)
+    if Source.objects.filter(customer=customer, external_id=external_id).exists():
+        raise ValidationError(f"source {external_id!r} already exists for {customer.name}")
+    return {
+        "customer": customer,
+        "external_id": external_id,
+        "name": name.strip(),
+        "type": type,
+        "node_type": node_type,
+        "parent": parent,
+        "capacity_wh": capacity_wh,
+        "location": location,
+        "miner_address": miner_address,
+        "emission_factor": emission_factor,
+    }
+
+
+def _emission_factor(value: Decimal | str) -> Decimal:
+    try:
+        factor = Decimal(str(value))
+    except InvalidOperation:
+        raise ValidationError(f"emission factor {value!r} is not a number") from None
+    if not factor.is_finite() or factor < 0:
+        raise ValidationError("emission factor must be a non-negative number of tCO2/MWh")
+    if factor != factor.quantize(Decimal("0.000001")) or factor >= 1000:
+        raise ValidationError("emission factor takes at most 3 digits and 6 decimals")
+    return factor
+
+
+def source_create(**fields) -> Source:
+    """A new source with a fresh client id; takes the arguments of ``source_clean``."""
+    cleaned = source_clean(**fields)
+    try:
+        with transaction.atomic():
+            return Source.objects.create(client_id="0x" + secrets.token_hex(32), **cleaned)
+    except IntegrityError:
+        # Lost a race with a concurrent create of the same external id or address.
+        raise ValidationError("a source with this external id or miner address exists") from None
+
+
+@dataclass(frozen=True)
+class NewAttribution:
+    external_id: str
+    effective_time: dt.datetime  # start of a UTC hour
+    value: int  # mWh
+
+
+def attributions_append(*, source: Source, rows: Sequence[NewAttribution]) -> list[Attribution]:
+    """Append metered attributions, in time order, after the source's newest one.
+
+    Appending only at the end keeps ``seq`` dense and in time order, which is
+    what lets the API turn any page into a range lookup.
+    """
+    if not rows:
+        return []
+    with transaction.atomic():
+        locked = Source.objects.select_for_update().get(pk=source.pk)
+        last = (
+            Attribution.objects.filter(source=locked, seq=locked.attribution_count)
+            .values_list("effective_time", flat=True)
+            .first()
+        )
+        for row in rows:
+            when = row.effective_time
+            if when.tzinfo is None or when.utcoffset() != dt.timedelta(0):
+                raise ValidationError(f"{row.external_id}: effective time must be in UTC")
+            if when.minute or when.second or when.microsecond:
+                raise ValidationError(f"{row.external_id}: effective time must start an hour")
+            if last is not None and when <= last:
+                raise ValidationError(
+                    f"{row.external_id}: {when:%Y-%m-%dT%H:%MZ} is not after the newest "
+                    f"attribution of the source ({last:%Y-%m-%dT%H:%MZ})"
+                )
+            last = when
+        created = Attribution.objects.bulk_create(
+            Attribution(
+                source=locked,
+                seq=locked.attribution_count + index,
+                external_id=row.external_id,
+                effective_time=row.effective_time,
+                value=row.value,
+                carbon_offset=carbon_offset_mg(row.value, locked.emission_factor),
+            )
+            for index, row in enumerate(rows, start=1)
+        )
+        daily_refresh(source_id=locked.pk, since=rows[0].effective_time.date())
+    return created
+
+
+def _listing_key(row: dict) -> tuple:
+    """The order of /daily: newest day first, then New, Pending, Processed, then REC."""
+    rank = {State.NEW: 0, State.PENDING: 1, State.PROCESSED: 2}[row["state"]]
+    return (-row["day"].toordinal(), rank, row["rec_id"] or 0)
+
+
+def _counters(rows) -> dict[str, int]:
+    totals = dict.fromkeys(Source.COUNTERS, 0)
+    for row in rows:
+        if row["rec_id"] is not None:
+            bucket = "rec"
+        elif row["state"] == State.PROCESSED:
+            bucket = "without_rec"
+        else:
+            bucket = "new"
+        totals[f"{bucket}_number"] += row["number"]
+        totals[f"{bucket}_sum"] += row["value"]
+    return totals
+
+
+def daily_refresh(*, source_id: int, since: dt.date) -> None:
+    """Rewrite a source's daily rows from ``since`` on, and move its counters along.
+
+    Every service that appends attributions or changes their state or REC calls
+    this with the earliest day it touched, inside its own transaction. Only the
+    days from ``since`` on are re-aggregated, so the cost follows the change,
+    not the history; the counters move by the difference between the old and
+    the new rows of those days, in one UPDATE so the counter CHECK holds.
+    """
+    with transaction.atomic():
+        Source.objects.select_for_update().filter(pk=source_id).values_list("pk").get()
+        stale = DailyAggregate.objects.filter(source_id=source_id, day__gte=since)
+        old = list(stale.values("state", "rec_id", "number", "value"))
+        base = (
+            DailyAggregate.objects.filter(source_id=source_id, day__lt=since).aggregate(
+                top=Max("seq")
+            )["top"]
+            or 0
+        )
+        stale.delete()
+        start = dt.datetime.combine(since, dt.time(), tzinfo=dt.UTC)
+        fresh = (
+            Attribution.objects.filter(
+                source_id=source_id, kind=Attribution.Kind.METERED, effective_time__gte=start
+            )
+            .annotate(day=TruncDate("effective_time"))
+            .values("day", "state", "rec_id")
+            .annotate(number=Count("id"), value=Sum("value"))
+            .order_by()
+        )
+        fresh = sorted(fresh, key=_listing_key, reverse=True)
+        DailyAggregate.objects.bulk_create(
+            (
+                DailyAggregate(
+                    source_id=source_id,
+                    seq=base + index,
+                    day=row["day"],
+                    state=row["state"],
+                    rec_id=row["rec_id"],
+                    number=row["number"],
+                    value=row["value"],
+                )
+                for index, row in enumerate(fresh, start=1)
+            ),
+            batch_size=2000,
+        )
+        before, after = _counters(old), _counters(fresh)
+        moves = {name: F(name) + (after[name] - before[name]) for name in Source.COUNTERS}
+        appended = sum(r["number"] for r in fresh) - sum(r["number"] for r in old)
+        Source.objects.filter(pk=source_id).update(
+            daily_count=base + len(fresh),
+            attribution_count=F("attribution_count") + appended,
+            modified=timezone.now(),
+            **moves,
+        )

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from energy import views
+
+urlpatterns = [
+    path("sources", views.SourceListView.as_view(), name="sources"),
+    path(
+        "attributions/<str:device_id>",
+        views.AttributionListView.as_view(),
+        name="attributions",
+    ),
+    path("attributions/<str:device_id>/daily", views.DailyListView.as_view(), name="daily"),
+]

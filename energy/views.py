@@ -1,0 +1,70 @@
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from cg.paging import page_from
+from cg.serializers import with_total
+from cg.views import PAGE_PARAMETERS
+from energy import selectors
+from energy.models import Source
+from energy.serializers import (
+    AttributionListItemSerializer,
+    AttributionSerializer,
+    DailyListItemSerializer,
+    DailySerializer,
+    SourceListItemSerializer,
+    SourceSerializer,
+)
+
+DEVICE_ID = OpenApiParameter(
+    "deviceId",
+    str,
+    OpenApiParameter.PATH,
+    description="the source's internal id or its external_id",
+)
+
+
+def _source(request, device_id: str) -> Source:
+    try:
+        return selectors.source_find(customer=request.user, device_id=device_id)
+    except Source.DoesNotExist:
+        raise NotFound(f"No source {device_id!r}.") from None
+
+
+class SourceListView(APIView):
+    @extend_schema(
+        operation_id="sources_list",
+        parameters=PAGE_PARAMETERS,
+        responses=SourceListItemSerializer(many=True),
+    )
+    def get(self, request):
+        page = page_from(request)
+        total, sources = selectors.source_list(customer=request.user, page=page)
+        return Response(with_total(total, SourceSerializer(sources, many=True).data))
+
+
+class AttributionListView(APIView):
+    @extend_schema(
+        operation_id="attributions_list",
+        parameters=[DEVICE_ID, *PAGE_PARAMETERS],
+        responses=AttributionListItemSerializer(many=True),
+    )
+    def get(self, request, device_id: str):
+        page = page_from(request)
+        source = _source(request, device_id)
+        total, rows = selectors.attribution_page(source=source, page=page)
+        return Response(with_total(total, AttributionSerializer(rows, many=True).data))
+
+
+class DailyListView(APIView):
+    @extend_schema(
+        operation_id="attributions_daily",
+        parameters=[DEVICE_ID, *PAGE_PARAMETERS],
+        responses=DailyListItemSerializer(many=True),
+    )
+    def get(self, request, device_id: str):
+        page = page_from(request)
+        source = _source(request, device_id)
+        total, rows = selectors.daily_page(source=source, page=page)
+        return Response(with_total(total, DailySerializer(rows, many=True).data))

@@ -1,0 +1,31 @@
+"""Reads behind the REC endpoints."""
+
+from cg.paging import Page
+from energy.models import Attribution, Customer
+from recs.models import Rec
+
+
+def rec_list(*, customer: Customer, page: Page) -> tuple[int, list[Rec]]:
+    total = customer.rec_count
+    bounds = page.seq_range(total)
+    if bounds is None:
+        return total, []
+    rows = Rec.objects.filter(customer=customer, seq__range=bounds).order_by("-seq")
+    return total, list(rows)
+
+
+def rec_get(*, customer: Customer, rec_id: str) -> Rec:
+    """Raises Rec.DoesNotExist, for another customer's REC too."""
+    if not (rec_id.isascii() and rec_id.isdigit()) or int(rec_id) >= 2**63:
+        raise Rec.DoesNotExist(rec_id)
+    return Rec.objects.get(pk=int(rec_id), customer=customer)
+
+
+def rec_transactions(*, rec: Rec, page: Page) -> list[Attribution]:
+    """The REC's transactions in time order, the incoming remainder transaction first."""
+    # A REC holds at most 1 MWh of transactions: a short list, so OFFSET is fine.
+    # "remainder" sorts after "metered", so -kind puts the incoming one first.
+    rows = Attribution.objects.filter(rec=rec).order_by("-kind", "effective_time", "id")[
+        page.offset : page.offset + page.size
+    ]
+    return list(rows)

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from recs import views
+
+urlpatterns = [
+    path("recs", views.RecListView.as_view(), name="recs"),
+    path("recs/<str:rec_id>", views.RecDetailView.as_view(), name="rec"),
+]

@@ -1,0 +1,45 @@
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from cg.paging import page_from
+from cg.serializers import with_total
+from cg.views import PAGE_PARAMETERS
+from energy.serializers import RecTransactionSerializer
+from recs import selectors
+from recs.models import Rec
+from recs.serializers import RecDetailSerializer, RecListItemSerializer, RecSerializer
+
+
+class RecListView(APIView):
+    @extend_schema(
+        operation_id="recs_list",
+        parameters=PAGE_PARAMETERS,
+        responses=RecListItemSerializer(many=True),
+    )
+    def get(self, request):
+        page = page_from(request)
+        total, recs = selectors.rec_list(customer=request.user, page=page)
+        return Response(with_total(total, RecSerializer(recs, many=True).data))
+
+
+class RecDetailView(APIView):
+    @extend_schema(
+        operation_id="recs_detail",
+        parameters=[
+            OpenApiParameter("id", str, OpenApiParameter.PATH, description="the REC's id"),
+            *PAGE_PARAMETERS,
+        ],
+        responses=RecDetailSerializer,
+    )
+    def get(self, request, rec_id: str):
+        page = page_from(request)
+        try:
+            rec = selectors.rec_get(customer=request.user, rec_id=rec_id)
+        except Rec.DoesNotExist:
+            raise NotFound(f"No REC {rec_id!r}.") from None
+        transactions = selectors.rec_transactions(rec=rec, page=page)
+        body = {"code": 0, **RecSerializer(rec).data}
+        body["transactions"] = RecTransactionSerializer(transactions, many=True).data
+        return Response(body)
