@@ -10,9 +10,7 @@ import sys
 from urllib.parse import urlsplit, urlunsplit
 
 START_POSTGRES = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
-START_REDIS = (
-    'redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no'
-)
+START_REDIS = 'redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no'
 
 
 def _maintenance_url(url: str) -> str:

@@ -204,6 +204,9 @@ def _new_source_clean(form) -> dict:
         )
     except ValidationError as error:
         form.add_error(None, error)
+        return data
+    # The model's own checks run next, on the normalised values.
+    data.update({k: v for k, v in form.source_fields.items() if k in data})
     return data
 
 

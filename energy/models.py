@@ -260,7 +260,7 @@ class Attribution(models.Model):
                 name="%(app_label)s_%(class)s_effective_time_on_the_hour",
             ),
             models.CheckConstraint(
-                condition=Q(kind="metered", seq__gte=1)
+                condition=Q(kind="metered", seq__isnull=False, seq__gte=1)
                 & (Q(block_id__isnull=True) | ~Q(block_id="remainder"))
                 | Q(
                     kind="remainder",

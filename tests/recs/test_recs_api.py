@@ -115,9 +115,7 @@ def test_a_malformed_rec_id_is_404(api, rec_id):
     assert response.json()["error"] == "not_found"
 
 
-def test_detail_costs_a_bounded_number_of_queries(
-    api, two_recs, django_assert_max_num_queries
-):
+def test_detail_costs_a_bounded_number_of_queries(api, two_recs, django_assert_max_num_queries):
     _, second, _ = two_recs
 
     with django_assert_max_num_queries(3):  # token, REC, its transactions

@@ -1,0 +1,112 @@
+"""The operator admin: everything browsable, the ledger read-only, tokens shown once."""
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from energy.models import ApiToken, Attribution, Customer, Source
+from tests.factories import append, issue_rec, mark_processed
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def ledger(source):
+    attrs = append(source, [600_000_000, 500_000_000])
+    mark_processed(attrs)
+    rec = issue_rec(source, attrs, remainder=100_000_000)
+    return source, attrs, rec
+
+
+@pytest.mark.parametrize(
+    "model",
+    ["customer", "apitoken", "source", "attribution", "dailyaggregate"],
+)
+def test_every_energy_list_page_renders(admin_client, ledger, model):
+    response = admin_client.get(reverse(f"admin:energy_{model}_changelist"))
+
+    assert response.status_code == 200
+
+
+def test_lists_filter_and_search(admin_client, ledger):
+    source, _, rec = ledger
+    pages = [
+        reverse("admin:energy_attribution_changelist") + "?state__exact=Processed",
+        reverse("admin:energy_attribution_changelist") + "?effective_time__year=2019",
+        reverse("admin:energy_source_changelist") + f"?q={source.client_id}",
+        reverse("admin:energy_source_changelist") + "?type__exact=solar&state__exact=active",
+        reverse("admin:recs_rec_changelist") + "?state__exact=New",
+        reverse("admin:recs_rec_change", args=[rec.pk]),
+        reverse("admin:energy_source_change", args=[source.pk]),
+    ]
+    for page in pages:
+        response = admin_client.get(page)
+        assert response.status_code == 200, page
+    listing = admin_client.get(pages[2]).content.decode()
+    assert source.external_id in listing
+    assert "1.1" in listing  # the source's rec_sum, in MWh
+
+
+def test_the_ledger_cannot_be_edited_or_deleted_by_hand(admin_client, ledger):
+    _, attrs, rec = ledger
+
+    change = admin_client.get(reverse("admin:energy_attribution_change", args=[attrs[0].pk]))
+    delete = admin_client.get(reverse("admin:energy_attribution_delete", args=[attrs[0].pk]))
+    add = admin_client.get(reverse("admin:energy_attribution_add"))
+    rec_delete = admin_client.get(reverse("admin:recs_rec_delete", args=[rec.pk]))
+
+    assert change.status_code == 200 and 'name="_save"' not in change.content.decode()
+    assert delete.status_code == add.status_code == rec_delete.status_code == 403
+    assert Attribution.objects.count() == 2
+
+
+def test_a_token_created_from_the_admin_is_shown_once_and_works(admin_client, customer):
+    response = admin_client.post(
+        reverse("admin:energy_customer_changelist"),
+        {"action": "create_token", "_selected_action": [customer.pk]},
+        follow=True,
+    )
+
+    [token] = re.findall(r"0x[0-9a-f]{64}", response.content.decode())
+    assert ApiToken.objects.filter(customer=customer, prefix=token[:10]).exists()
+    later = admin_client.get(reverse("admin:energy_customer_change", args=[customer.pk]))
+    assert token not in later.content.decode()
+
+
+def test_revoking_from_the_admin(admin_client, customer, client_for):
+    client = client_for(customer)
+    token = ApiToken.objects.get(customer=customer)
+
+    admin_client.post(
+        reverse("admin:energy_apitoken_changelist"),
+        {"action": "revoke", "_selected_action": [token.pk]},
+    )
+
+    assert client.get("/api/v1/energy/sources").status_code == 401
+
+
+def test_adding_a_source_issues_a_client_id_and_checks_the_rules(admin_client, customer):
+    url = reverse("admin:energy_source_add")
+    form = {
+        "customer": customer.pk,
+        "external_id": "meter-9",
+        "name": "Meter 9",
+        "node_type": "meter",
+        "type": "solar",
+        "state": "active",
+        "miner_address": "0x1134e1FEcA30FE9EAF77222b30C6CC571b33CD52",
+        "location": "",
+        "children-TOTAL_FORMS": "0",
+        "children-INITIAL_FORMS": "0",
+    }
+
+    bad = admin_client.post(url, form | {"miner_address": "0x12"})
+    good = admin_client.post(url, form)
+
+    assert bad.status_code == 200 and "40 hex digits" in bad.content.decode()
+    assert good.status_code == 302
+    created = Source.objects.get(external_id="meter-9")
+    assert re.fullmatch(r"0x[0-9a-f]{64}", created.client_id)
+    assert created.miner_address == "0x1134e1feca30fe9eaf77222b30c6cc571b33cd52"
+    assert Customer.objects.count() == 1

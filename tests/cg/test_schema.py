@@ -1,0 +1,31 @@
+import pytest
+from rest_framework.test import APIClient
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_openapi_schema_describes_every_endpoint():
+    response = APIClient().get("/api/schema/", HTTP_ACCEPT="application/json")
+
+    schema = response.json()
+    assert schema["openapi"].startswith("3.")
+    assert set(schema["paths"]) == {
+        "/api/v1/energy/sources",
+        "/api/v1/energy/attributions/{device_id}",
+        "/api/v1/energy/attributions/{device_id}/daily",
+        "/api/v1/energy/recs",
+        "/api/v1/energy/recs/{rec_id}",
+    }
+    attribution = schema["components"]["schemas"]["AttributionListItem"]["properties"]
+    assert attribution["value"]["type"] == "number"
+    assert "remainder" in attribution and "total" in attribution
+    assert schema["components"]["securitySchemes"]["bearerToken"]["scheme"] == "bearer"
+
+
+def test_the_interactive_docs_load_their_assets_locally():
+    page = APIClient().get("/api/docs/").content.decode()
+
+    assert "swagger-ui" in page
+    assert "cdn.jsdelivr.net" not in page and "unpkg.com" not in page
+    asset = APIClient().get("/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js")
+    assert asset.status_code == 200

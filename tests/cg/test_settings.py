@@ -1,0 +1,68 @@
+"""Configuration comes from the environment; bad values stop the process early."""
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PROBE = textwrap.dedent(
+    """
+    import django
+    django.setup()
+    from django.conf import settings
+    print(settings.DATABASES["default"]["ENGINE"], settings.CELERY_TASK_ALWAYS_EAGER,
+          settings.EMBEDDED)
+    """
+)
+
+
+def settings_with(tmp_path, **env) -> subprocess.CompletedProcess:
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "WEB3_PROVIDER_URI", "DEBUG"}
+    }
+    base |= {"DJANGO_SETTINGS_MODULE": "cg.settings", "CG_VAR_DIR": str(tmp_path), **env}
+    return subprocess.run(
+        [sys.executable, "-c", PROBE], env=base, cwd=ROOT, capture_output=True, text=True
+    )
+
+
+def test_no_variables_means_embedded_sqlite_with_in_process_tasks(tmp_path):
+    result = settings_with(tmp_path)
+
+    assert result.stdout.split() == ["django.db.backends.sqlite3", "True", "True"]
+
+
+def test_database_and_redis_urls_switch_to_the_real_components(tmp_path):
+    result = settings_with(
+        tmp_path,
+        DATABASE_URL="postgresql://u:p%40ss@db.example:5433/cg",
+        REDIS_URL="redis://cache:6379/0",
+        SECRET_KEY="s",
+    )
+
+    assert result.stdout.split() == ["django.db.backends.postgresql", "False", "False"]
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DATABASE_URL": "postgresql://localhost/cg"}, "SECRET_KEY must be set"),
+        ({"DATABASE_URL": "mysql://localhost/cg", "SECRET_KEY": "s"}, "DATABASE_URL must be"),
+        ({"DATABASE_URL": "postgresql://localhost/", "SECRET_KEY": "s"}, "must name a database"),
+        ({"REDIS_URL": "localhost:6379"}, "REDIS_URL must be a URL"),
+        ({"DEBUG": "maybe"}, "DEBUG must be one of"),
+        ({"API_MAX_PER_PAGE": "lots"}, "API_MAX_PER_PAGE must be an integer"),
+        ({"API_MAX_PER_PAGE": "0"}, "API_MAX_PER_PAGE must be at least 1"),
+    ],
+)
+def test_a_bad_value_stops_start_up_naming_the_variable(tmp_path, env, message):
+    result = settings_with(tmp_path, **env)
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and message in result.stderr

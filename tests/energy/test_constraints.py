@@ -1,0 +1,181 @@
+"""The database itself refuses ledger rows that break an invariant."""
+
+import datetime as dt
+from collections.abc import Callable
+
+import pytest
+from django.db import IntegrityError, transaction
+
+from energy.models import Attribution, Source
+from energy.units import MWH
+from recs.models import Rec
+from tests.factories import T0, SourceFactory, append, issue_rec, mark_processed
+
+pytestmark = pytest.mark.django_db
+
+
+def refused(write: Callable[[], object]) -> None:
+    """Assert the database refuses this direct write."""
+    with pytest.raises(IntegrityError), transaction.atomic():
+        write()
+
+
+def attribution(source, **fields) -> Attribution:
+    values = {
+        "source": source,
+        "seq": 1,
+        "external_id": "x",
+        "effective_time": T0,
+        "value": 5,
+    }
+    return Attribution(**(values | fields))
+
+
+def test_a_well_formed_attribution_is_accepted(source):
+    attribution(source).save()
+    # seq and counters are the services' business; this only shows the baseline row passes.
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"state": "Done"},
+        {"effective_time": T0 + dt.timedelta(minutes=30)},
+        {"remainder": 5},  # not below the value
+        {"remainder": -1},
+        {"hash": "XYZ"},
+        {"state": "Processed"},  # without hash, height and block id
+        {"state": "Pending"},  # without a hash
+        {"block_id": "remainder"},  # only service transactions carry it
+        {"seq": None},  # metered ones have a position
+        {"seq": 0},
+    ],
+)
+def test_bad_attribution_rows_are_refused(source, fields):
+    refused(lambda: attribution(source, **fields).save())
+
+
+def test_external_ids_and_hours_are_unique_per_source(source):
+    attribution(source).save()
+
+    refused(lambda: attribution(source, seq=2, effective_time=T0 + dt.timedelta(hours=1)).save())
+    refused(lambda: attribution(source, seq=2, external_id="y").save())
+    refused(
+        lambda: attribution(
+            source, external_id="y", effective_time=T0 + dt.timedelta(hours=1)
+        ).save()
+    )
+    attribution(SourceFactory(), external_id="x").save()  # another source may reuse it
+
+
+def test_a_remainder_transaction_must_be_processed_positive_and_in_a_rec(source):
+    attrs = append(source, [MWH + 5])
+    mark_processed(attrs)
+    rec = issue_rec(source, attrs, remainder=5)
+    good = {
+        "source": source,
+        "kind": "remainder",
+        "seq": None,
+        "block_id": "remainder",
+        "state": "Processed",
+        "rec": rec,
+        "external_id": "r",
+    }
+
+    refused(lambda: attribution(**(good | {"rec": None})).save())
+    refused(lambda: attribution(**(good | {"value": 0})).save())
+    refused(lambda: attribution(**(good | {"state": "New"})).save())
+    refused(lambda: attribution(**(good | {"block_id": "abc"})).save())
+    attribution(**good).save()
+
+
+def test_only_processed_generation_enters_a_rec(source):
+    [new] = append(source, [5])
+    [negative] = append(source, [-5], start=T0 + dt.timedelta(hours=1))
+    mark_processed([negative])
+    rec = issue_rec(source, [])
+
+    refused(lambda: Attribution.objects.filter(pk=new.pk).update(rec=rec))
+    refused(lambda: Attribution.objects.filter(pk=negative.pk).update(rec=rec))
+
+
+def test_a_rec_is_exactly_one_mwh(source):
+    refused(
+        lambda: Rec.objects.create(customer=source.customer, source=source, seq=1, value=MWH - 1)
+    )
+    refused(lambda: Rec.objects.create(customer=source.customer, source=source, seq=0))
+    refused(
+        lambda: Rec.objects.create(
+            customer=source.customer, source=source, seq=1, state="Processed"
+        )
+    )
+
+
+def test_recs_are_unique_per_customer_position(source):
+    Rec.objects.create(customer=source.customer, source=source, seq=1)
+
+    refused(lambda: Rec.objects.create(customer=source.customer, source=source, seq=1))
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"client_id": "0x12"},
+        {"miner_address": "0x1134e1FEcA30FE9EAF77222b30C6CC571b33CD52"},  # not lower-cased
+        {"miner_address": "0xabc"},
+        {"type": "nuclear"},
+        {"node_type": "planet"},
+        {"state": "broken"},
+        {"capacity_wh": 0},
+        {"emission_factor": -1},
+        {"attribution_count": 1},  # counters must partition the transactions
+    ],
+)
+def test_bad_source_rows_are_refused(customer, fields):
+    refused(lambda: SourceFactory(customer=customer, **fields))
+
+
+def test_external_ids_are_unique_per_customer(customer):
+    SourceFactory(customer=customer, external_id="m-1")
+
+    refused(lambda: SourceFactory(customer=customer, external_id="m-1"))
+    SourceFactory(external_id="m-1")  # another customer
+
+
+def test_a_source_cannot_be_its_own_parent(source):
+    refused(lambda: Source.objects.filter(pk=source.pk).update(parent=source))
+
+
+class TestAppendOnly:
+    """What a transaction asserts never changes, and it is never deleted."""
+
+    def test_deleting_an_attribution_is_refused(self, source):
+        [row] = append(source, [5])
+
+        refused(lambda: Attribution.objects.filter(pk=row.pk).delete())
+
+    @pytest.mark.parametrize(
+        "change",
+        [
+            {"value": 6},
+            {"effective_time": T0 + dt.timedelta(days=9)},
+            {"external_id": "rewritten"},
+        ],
+    )
+    def test_rewriting_an_attribution_is_refused(self, source, change):
+        [row] = append(source, [5])
+
+        refused(lambda: Attribution.objects.filter(pk=row.pk).update(**change))
+
+    def test_moving_forward_is_allowed(self, source):
+        rows = append(source, [5])
+
+        mark_processed(rows)
+
+        assert Attribution.objects.get(pk=rows[0].pk).state == "Processed"
+
+    def test_deleting_or_rewriting_a_rec_is_refused(self, source):
+        rec = issue_rec(source, [])
+
+        refused(lambda: Rec.objects.filter(pk=rec.pk).delete())
+        refused(lambda: Rec.objects.filter(pk=rec.pk).update(source=SourceFactory()))
