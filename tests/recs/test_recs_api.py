@@ -120,3 +120,13 @@ def test_detail_costs_a_bounded_number_of_queries(api, two_recs, django_assert_m
 
     with django_assert_max_num_queries(3):  # token, REC, its transactions
         api.get(f"/api/v1/energy/recs/{second.pk}")
+
+
+def test_the_list_costs_a_bounded_number_of_queries(api, source, django_assert_max_num_queries):
+    attrs = append(source, [MWH] * 30)
+    mark_processed(attrs)
+    for a in attrs:
+        issue_rec(source, [a])
+
+    with django_assert_max_num_queries(2):  # token with its customer, one page
+        assert len(api.get("/api/v1/energy/recs", {"per_page": 1000}).json()) == 30
