@@ -29,7 +29,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 
 run: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --no-input
-	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT) --noreload
+	$(BIN)/python manage.py serve --port $(PORT)
 
 test: $(VENV)/.installed-test
 	@$(TEST_ENV) $(BIN)/python -m cg.preflight

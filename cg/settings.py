@@ -155,6 +155,9 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
 API_MAX_PER_PAGE = env_int("API_MAX_PER_PAGE", 1000, minimum=1)
 
+# Default intervals of the periodic tasks, used when the schedule is first created.
+HOURLY_INTERVAL_SECONDS = env_int("HOURLY_INTERVAL_SECONDS", 60, minimum=1)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -2,8 +2,11 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from energy.rpc import rpc
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("v1", rpc, name="rpc"),
     path("api/v1/energy/", include("energy.urls")),
     path("api/v1/energy/", include("recs.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

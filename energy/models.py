@@ -121,6 +121,19 @@ class Source(models.Model):
     # tCO2 per MWh, which is numerically mg CO2 per mWh.
     emission_factor = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
 
+    # Who onboarded the miner (net_getMinerByAddress answers with it).
+    owner_address = models.CharField(max_length=42, null=True, blank=True)
+
+    # The newest accepted reading: what a new sample must not go back from.
+    last_sample_time = models.DateTimeField(null=True, blank=True, editable=False)
+    last_energy = models.BigIntegerField(null=True, blank=True, editable=False)
+    # Hourly attribution progress: hours up to ``hourly_closed_until`` have their
+    # attribution; the cumulative energy interpolated there; the time of the
+    # reading just before it, from which readings are still needed.
+    hourly_closed_until = models.DateTimeField(null=True, blank=True, editable=False)
+    hourly_closed_energy = models.BigIntegerField(null=True, blank=True, editable=False)
+    hourly_from = models.DateTimeField(null=True, blank=True, editable=False)
+
     # Metered attributions read from this source; also the last Attribution.seq.
     attribution_count = models.BigIntegerField(default=0, editable=False)
     # Rows of the daily aggregation; also the last DailyAggregate.seq.
@@ -171,6 +184,14 @@ class Source(models.Model):
             models.CheckConstraint(
                 condition=Q(state__in=SourceState.values),
                 name="%(app_label)s_%(class)s_state_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(owner_address__isnull=True) | Q(owner_address__regex=ADDRESS),
+                name="%(app_label)s_%(class)s_owner_address_hex",
+            ),
+            models.CheckConstraint(
+                condition=Q(last_energy__isnull=True) | Q(last_energy__gte=0),
+                name="%(app_label)s_%(class)s_last_energy_gte_0",
             ),
             models.CheckConstraint(
                 condition=Q(capacity_wh__isnull=True) | Q(capacity_wh__gt=0),
@@ -366,3 +387,57 @@ class DailyAggregate(models.Model):
     @property
     def day_start(self) -> dt.datetime:
         return dt.datetime.combine(self.day, dt.time(), tzinfo=dt.UTC)
+
+
+class Report(models.Model):
+    """One accepted push call: the audit record the readings point back to."""
+
+    class Method(models.TextChoices):
+        POGG = "tx_reportMinerPoGG"
+        CONSUME = "edr_reportConsumeData"
+
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="reports")
+    method = models.CharField(max_length=32, choices=Method.choices)
+    received = models.DateTimeField()
+    # Several calls arrive in one HTTP request (a batch); this ties them together.
+    request_id = models.UUIDField()
+    # The miner's base58 signature over the report, kept so it can be re-verified.
+    signature = models.CharField(max_length=100, blank=True)
+    samples = models.IntegerField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(samples__gt=0), name="%(app_label)s_%(class)s_samples_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} from {self.source_id} at {self.received:%Y-%m-%d %H:%M:%S}"
+
+
+class Reading(models.Model):
+    """One sample as a device reported it: the raw, append-only audit trail."""
+
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="readings")
+    report = models.ForeignKey(Report, on_delete=models.PROTECT, related_name="readings")
+    sample_time = models.DateTimeField()
+    power = models.BigIntegerField(help_text="mW")
+    energy = models.BigIntegerField(help_text="cumulative mWh")
+
+    class Meta:
+        constraints = [
+            # Serves the hourly step (a source's readings from a time on, in
+            # order) and the replay check (a source's reading at a time).
+            models.UniqueConstraint(
+                fields=["source", "sample_time"],
+                name="%(app_label)s_%(class)s_one_sample_per_time",
+            ),
+            models.CheckConstraint(
+                condition=Q(power__gte=0, energy__gte=0),
+                name="%(app_label)s_%(class)s_non_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_id} {self.sample_time:%Y-%m-%d %H:%M:%S}: {self.energy} mWh"

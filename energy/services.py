@@ -3,18 +3,16 @@
 import datetime as dt
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Max, Sum
-from django.db.models.functions import TruncDate
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from energy.auth import token_digest
-from energy.models import ApiToken, Attribution, Customer, DailyAggregate, Source, State
+from energy.models import ApiToken, Attribution, Customer, Source, State
 from energy.units import carbon_offset_mg
 
 ADDRESS_FORMAT = re.compile(r"0x[0-9a-fA-F]{40}")
@@ -159,93 +157,180 @@ def attributions_append(*, source: Source, rows: Sequence[NewAttribution]) -> li
                     f"attribution of the source ({last:%Y-%m-%dT%H:%MZ})"
                 )
             last = when
-        created = Attribution.objects.bulk_create(
-            Attribution(
-                source=locked,
-                seq=locked.attribution_count + index,
-                external_id=row.external_id,
-                effective_time=row.effective_time,
-                value=row.value,
-                carbon_offset=carbon_offset_mg(row.value, locked.emission_factor),
+        factor = locked.emission_factor
+        attributions_insert(
+            (
+                locked.pk,
+                locked.attribution_count + index,
+                row.external_id,
+                row.effective_time,
+                row.value,
+                carbon_offset_mg(row.value, factor),
             )
             for index, row in enumerate(rows, start=1)
         )
         daily_refresh(source_id=locked.pk, since=rows[0].effective_time.date())
-    return created
+        return list(
+            Attribution.objects.filter(source=locked, seq__gt=locked.attribution_count).order_by(
+                "seq"
+            )
+        )
 
 
-def _listing_key(row: dict) -> tuple:
-    """The order of /daily: newest day first, then New, Pending, Processed, then REC."""
-    rank = {State.NEW: 0, State.PENDING: 1, State.PROCESSED: 2}[row["state"]]
-    return (-row["day"].toordinal(), rank, row["rec_id"] or 0)
+ATTRIBUTION_COLUMNS = (
+    "source_id, kind, seq, external_id, effective_time, value, state, carbon_offset,"
+    " remainder, created, modified"
+)
 
 
-def _counters(rows) -> dict[str, int]:
-    totals = dict.fromkeys(Source.COUNTERS, 0)
-    for row in rows:
-        if row["rec_id"] is not None:
-            bucket = "rec"
-        elif row["state"] == State.PROCESSED:
-            bucket = "without_rec"
+def attributions_insert(rows: Iterable[tuple]) -> None:
+    """Write new metered attributions straight to the table, COPY on PostgreSQL.
+
+    Rows are (source_id, seq, external_id, effective_time, value, carbon_offset);
+    the caller holds the source locks, numbers them after the source's
+    ``attribution_count`` and calls ``daily_refresh_many`` afterwards.
+    """
+    adapt = connection.ops.adapt_datetimefield_value
+    now = adapt(timezone.now())
+    full = (
+        (sid, "metered", seq, ext, adapt(when), value, State.NEW, co, 0, now, now)
+        for sid, seq, ext, when, value, co in rows
+    )
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.copy(f"COPY energy_attribution ({ATTRIBUTION_COLUMNS}) FROM STDIN") as copy:
+                for row in full:
+                    copy.write_row(row)
         else:
-            bucket = "new"
-        totals[f"{bucket}_number"] += row["number"]
-        totals[f"{bucket}_sum"] += row["value"]
-    return totals
+            cursor.executemany(
+                f"INSERT INTO energy_attribution ({ATTRIBUTION_COLUMNS})"
+                f" VALUES ({', '.join(['%s'] * 11)})",
+                list(full),
+            )
 
 
 def daily_refresh(*, source_id: int, since: dt.date) -> None:
-    """Rewrite a source's daily rows from ``since`` on, and move its counters along.
+    daily_refresh_many({source_id: since})
+
+
+def daily_refresh_many(since_by_source: dict[int, dt.date]) -> None:
+    """Rewrite the daily rows of each source from its day on, and move its counters.
 
     Every service that appends attributions or changes their state or REC calls
     this with the earliest day it touched, inside its own transaction. Only the
     days from ``since`` on are re-aggregated, so the cost follows the change,
-    not the history; the counters move by the difference between the old and
-    the new rows of those days, in one UPDATE so the counter CHECK holds.
+    not the history, and a handful of statements serve any number of sources.
+    Counters first lose what the old rows of those days held, then gain what
+    the new rows hold; each UPDATE keeps the counter partition CHECK true.
     """
+    items = sorted(since_by_source.items())
     with transaction.atomic():
-        Source.objects.select_for_update().filter(pk=source_id).values_list("pk").get()
-        stale = DailyAggregate.objects.filter(source_id=source_id, day__gte=since)
-        old = list(stale.values("state", "rec_id", "number", "value"))
-        base = (
-            DailyAggregate.objects.filter(source_id=source_id, day__lt=since).aggregate(
-                top=Max("seq")
-            )["top"]
-            or 0
+        for start in range(0, len(items), _REFRESH_CHUNK):
+            chunk = items[start : start + _REFRESH_CHUNK]
+            ids = [source_id for source_id, _ in chunk]
+            list(Source.objects.select_for_update().filter(pk__in=ids).order_by("pk").values("pk"))
+            with connection.cursor() as cursor:
+                _refresh_chunk(cursor, chunk)
+
+
+_REFRESH_CHUNK = 5000
+_BUCKETS = {
+    "rec": "d.rec_id IS NOT NULL",
+    "without_rec": "d.rec_id IS NULL AND d.state = 'Processed'",
+    "new": "d.rec_id IS NULL AND d.state <> 'Processed'",
+}
+
+
+def _since_cte(chunk: list[tuple[int, dt.date]]) -> tuple[str, list]:
+    """``s(source_id, since)``: the sources of this refresh and their first day."""
+    if connection.vendor == "postgresql":
+        return (
+            "s(source_id, since) AS (SELECT * FROM unnest(%s::bigint[], %s::date[]))",
+            [[i for i, _ in chunk], [d for _, d in chunk]],
         )
-        stale.delete()
-        start = dt.datetime.combine(since, dt.time(), tzinfo=dt.UTC)
-        fresh = (
-            Attribution.objects.filter(
-                source_id=source_id, kind=Attribution.Kind.METERED, effective_time__gte=start
-            )
-            .annotate(day=TruncDate("effective_time"))
-            .values("day", "state", "rec_id")
-            .annotate(number=Count("id"), value=Sum("value"))
-            .order_by()
+    values = ", ".join(["(%s, %s)"] * len(chunk))
+    params = [v for source_id, day in chunk for v in (source_id, day.isoformat())]
+    return f"s(source_id, since) AS (VALUES {values})", params
+
+
+def _day_of(column: str) -> str:
+    if connection.vendor == "postgresql":
+        return f"({column} AT TIME ZONE 'UTC')::date"
+    return f"date({column})"
+
+
+def _move_counters(cursor, cte: str, params: list, sign: str) -> None:
+    sums = ",\n".join(
+        f"SUM(CASE WHEN {cond} THEN d.number ELSE 0 END) AS {name}_number,\n"
+        f"SUM(CASE WHEN {cond} THEN d.value ELSE 0 END) AS {name}_sum"
+        for name, cond in _BUCKETS.items()
+    )
+    sets = ", ".join(f"{c} = energy_source.{c} {sign} part.{c}" for c in Source.COUNTERS)
+    cursor.execute(
+        f"""
+        WITH {cte}, part AS (
+            SELECT d.source_id, {sums}, SUM(d.number) AS attribution_count
+            FROM energy_dailyaggregate d JOIN s ON d.source_id = s.source_id AND d.day >= s.since
+            GROUP BY d.source_id
         )
-        fresh = sorted(fresh, key=_listing_key, reverse=True)
-        DailyAggregate.objects.bulk_create(
-            (
-                DailyAggregate(
-                    source_id=source_id,
-                    seq=base + index,
-                    day=row["day"],
-                    state=row["state"],
-                    rec_id=row["rec_id"],
-                    number=row["number"],
-                    value=row["value"],
-                )
-                for index, row in enumerate(fresh, start=1)
-            ),
-            batch_size=2000,
+        UPDATE energy_source
+        SET {sets},
+            attribution_count = energy_source.attribution_count {sign} part.attribution_count
+        FROM part WHERE energy_source.id = part.source_id
+        """,
+        params,
+    )
+
+
+def _refresh_chunk(cursor, chunk: list[tuple[int, dt.date]]) -> None:
+    cte, params = _since_cte(chunk)
+    _move_counters(cursor, cte, params, "-")
+    cursor.execute(
+        f"""
+        WITH {cte}
+        DELETE FROM energy_dailyaggregate WHERE EXISTS (
+            SELECT 1 FROM s WHERE s.source_id = energy_dailyaggregate.source_id
+            AND energy_dailyaggregate.day >= s.since
         )
-        before, after = _counters(old), _counters(fresh)
-        moves = {name: F(name) + (after[name] - before[name]) for name in Source.COUNTERS}
-        appended = sum(r["number"] for r in fresh) - sum(r["number"] for r in old)
-        Source.objects.filter(pk=source_id).update(
-            daily_count=base + len(fresh),
-            attribution_count=F("attribution_count") + appended,
-            modified=timezone.now(),
-            **moves,
+        """,
+        params,
+    )
+    # seq ascending runs oldest day first and, within a day, in the reverse of
+    # the listing order (New, Pending, Processed; unlinked, then by REC), so
+    # that listing by seq descending gives the API's order.
+    cursor.execute(
+        f"""
+        WITH {cte}, g AS (
+            SELECT a.source_id, {_day_of("a.effective_time")} AS day, a.state, a.rec_id,
+                   COUNT(*) AS number, SUM(a.value) AS value
+            FROM energy_attribution a
+            JOIN s ON a.source_id = s.source_id AND a.effective_time >= s.since
+            WHERE a.kind = 'metered'
+            GROUP BY a.source_id, {_day_of("a.effective_time")}, a.state, a.rec_id
         )
+        INSERT INTO energy_dailyaggregate (source_id, seq, day, state, rec_id, number, value)
+        SELECT g.source_id,
+               COALESCE((SELECT MAX(d.seq) FROM energy_dailyaggregate d
+                         WHERE d.source_id = g.source_id), 0)
+               + ROW_NUMBER() OVER (
+                   PARTITION BY g.source_id
+                   ORDER BY g.day,
+                            CASE g.state WHEN 'New' THEN 0 WHEN 'Pending' THEN 1 ELSE 2 END DESC,
+                            COALESCE(g.rec_id, 0) DESC),
+               g.day, g.state, g.rec_id, g.number, g.value
+        FROM g
+        """,
+        params,
+    )
+    _move_counters(cursor, cte, params, "+")
+    cursor.execute(
+        f"""
+        WITH {cte}
+        UPDATE energy_source
+        SET daily_count = COALESCE((SELECT MAX(d.seq) FROM energy_dailyaggregate d
+                                    WHERE d.source_id = energy_source.id), 0),
+            modified = %s
+        WHERE id IN (SELECT source_id FROM s)
+        """,
+        [*params, connection.ops.adapt_datetimefield_value(timezone.now())],
+    )

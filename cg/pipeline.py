@@ -1,0 +1,28 @@
+"""The processing pipeline: each step does a bounded amount of work and says how much.
+
+Celery beat runs each step's task on its schedule; ``manage.py run_pipeline``
+runs every step, in order, until a whole round finds nothing to do. Later
+steps (sealing and anchoring, REC issuance) add themselves to ``steps()``.
+"""
+
+from collections.abc import Callable
+
+
+def steps() -> list[tuple[str, Callable[[], int]]]:
+    from energy.hourly import attribute_due_hours
+
+    return [("hourly attributions", attribute_due_hours)]
+
+
+def run_until_idle(progress: Callable[[str, int], None] = lambda name, done: None) -> dict:
+    totals = {name: 0 for name, _ in steps()}
+    while True:
+        round_total = 0
+        for name, step in steps():
+            done = step()
+            if done:
+                totals[name] += done
+                round_total += done
+                progress(name, done)
+        if not round_total:
+            return totals

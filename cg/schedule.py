@@ -1,0 +1,21 @@
+"""The default beat schedule, created once; operators edit it in the admin afterwards."""
+
+from django.conf import settings
+
+# (name, task, setting holding its interval in seconds)
+PERIODIC_TASKS = [
+    ("hourly attributions", "energy.tasks.attribute_hours", "HOURLY_INTERVAL_SECONDS"),
+]
+
+
+def ensure_periodic_tasks(**kwargs) -> None:
+    """post_migrate receiver: create missing periodic tasks, never touch existing ones."""
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    for name, task, setting in PERIODIC_TASKS:
+        if PeriodicTask.objects.filter(name=name).exists():
+            continue
+        every, _ = IntervalSchedule.objects.get_or_create(
+            every=getattr(settings, setting), period=IntervalSchedule.SECONDS
+        )
+        PeriodicTask.objects.create(name=name, task=task, interval=every)

@@ -1,0 +1,176 @@
+"""From cumulative readings to hourly attributions.
+
+The cumulative energy at each UTC hour boundary is interpolated linearly
+between the two readings around it, rounded down to the mWh; an hour's value
+is the difference between its two boundaries. Values telescope, so the hours of
+a source always add up to the energy at the last closed boundary minus the
+first reading, to the mWh. Each boundary is interpolated from the readings
+themselves, never from an earlier rounded boundary, so the result does not
+depend on how often the step runs or how the readings arrived.
+"""
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+from django.db.models import F, Q
+
+from energy.models import Source
+from energy.services import attributions_insert, daily_refresh_many
+from energy.units import carbon_offset_mg
+
+HOUR = 3_600_000_000  # microseconds
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a source's hourly attribution has reached (all times in µs since the epoch)."""
+
+    closed_until: int | None = None  # end of the last attributed hour
+    closed_energy: int | None = None  # cumulative mWh interpolated there
+    readings_from: int | None = None  # the reading just before closed_until
+
+
+def close_hours(
+    readings: list[tuple[int, int]], progress: Progress
+) -> tuple[list[tuple[int, int]], Progress]:
+    """The hours that ``readings`` close, as (hour start, mWh), and the new progress.
+
+    ``readings`` are (time µs, cumulative mWh) in time order, from
+    ``progress.readings_from`` on (all of them for a source not yet started).
+    An hour is closed once a reading at or after its end exists.
+    """
+    if not readings:
+        return [], progress
+    if progress.closed_until is None:
+        first_time, previous = readings[0]
+        boundary = first_time - first_time % HOUR + HOUR
+    else:
+        previous, boundary = progress.closed_energy, progress.closed_until + HOUR
+    hours = []
+    closed = progress
+    t1, e1 = readings[0]
+    for t2, e2 in readings[1:]:
+        while boundary <= t2:
+            # t1 < boundary <= t2; exact integer arithmetic, rounded down.
+            energy = e1 + (e2 - e1) * (boundary - t1) // (t2 - t1)
+            hours.append((boundary - HOUR, energy - previous))
+            previous = energy
+            closed = Progress(boundary, energy, t2 if t2 == boundary else t1)
+            boundary += HOUR
+        t1, e1 = t2, e2
+    return hours, closed
+
+
+def to_micros(value: dt.datetime) -> int:
+    return (value - EPOCH) // dt.timedelta(microseconds=1)
+
+
+def from_micros(value: int) -> dt.datetime:
+    return EPOCH + dt.timedelta(microseconds=value)
+
+
+def _due_sources():
+    """Sources whose newest reading closes at least one more hour."""
+    return Source.objects.filter(
+        Q(hourly_closed_until__isnull=True, last_sample_time__isnull=False)
+        | Q(last_sample_time__gte=F("hourly_closed_until") + dt.timedelta(hours=1))
+    )
+
+
+def _readings(sources: list[Source]) -> Iterator[tuple[int, int, int]]:
+    """(source id, time µs, cumulative mWh) of the readings each source still needs."""
+    ids = [s.pk for s in sources]
+    since = [s.hourly_from for s in sources]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                """
+                SELECT r.source_id,
+                       (EXTRACT(EPOCH FROM r.sample_time) * 1000000)::bigint,
+                       r.energy
+                FROM unnest(%s::bigint[], %s::timestamptz[]) AS s(id, since)
+                JOIN energy_reading r ON r.source_id = s.id
+                     AND (s.since IS NULL OR r.sample_time >= s.since)
+                ORDER BY r.source_id, r.sample_time
+                """,
+                [ids, since],
+            )
+            yield from cursor
+            return
+        for source in sources:
+            readings = source.readings.order_by("sample_time")
+            if source.hourly_from is not None:
+                readings = readings.filter(sample_time__gte=source.hourly_from)
+            for when, energy in readings.values_list("sample_time", "energy"):
+                yield source.pk, to_micros(when), energy
+
+
+def attribute_due_hours(*, limit: int = 1000) -> int:
+    """Close the due hours of up to ``limit`` sources; returns the attributions made.
+
+    Sources are locked (other workers skip them) in one transaction with the
+    attributions, the progress and the daily rows, so a crash leaves either
+    all of a batch or none of it.
+    """
+    with transaction.atomic():
+        sources = list(_due_sources().select_for_update(skip_locked=True).order_by("pk")[:limit])
+        if not sources:
+            return 0
+        by_id = {s.pk: s for s in sources}
+        readings: dict[int, list[tuple[int, int]]] = {s.pk: [] for s in sources}
+        for source_id, micros, energy in _readings(sources):
+            readings[source_id].append((micros, energy))
+
+        rows, progress, since = [], {}, {}
+        for source_id, points in readings.items():
+            source = by_id[source_id]
+            hours, reached = close_hours(points, _progress_of(source))
+            if not hours:
+                continue
+            # Consumers report what they drew: their transactions are negative.
+            sign = -1 if source.type == Source.Type.CONSUMER else 1
+            factor = source.emission_factor
+            for seq, (hour, energy) in enumerate(hours, start=source.attribution_count + 1):
+                when = from_micros(hour)
+                value = sign * energy
+                rows.append(
+                    (
+                        source_id,
+                        seq,
+                        f"{source_id}-{when:%Y%m%d%H}",
+                        when,
+                        value,
+                        carbon_offset_mg(value, factor),
+                    )
+                )
+            progress[source_id] = reached
+            since[source_id] = from_micros(hours[0][0]).date()
+
+        if not rows:
+            return 0
+        attributions_insert(rows)
+        _save_progress(progress)
+        daily_refresh_many(since)
+        return len(rows)
+
+
+def _progress_of(source: Source) -> Progress:
+    if source.hourly_closed_until is None:
+        return Progress()
+    return Progress(
+        to_micros(source.hourly_closed_until),
+        source.hourly_closed_energy,
+        to_micros(source.hourly_from),
+    )
+
+
+def _save_progress(progress: dict[int, Progress]) -> None:
+    for source_id, p in progress.items():
+        Source.objects.filter(pk=source_id).update(
+            hourly_closed_until=from_micros(p.closed_until),
+            hourly_closed_energy=p.closed_energy,
+            hourly_from=from_micros(p.readings_from),
+        )

@@ -1,0 +1,286 @@
+"""tx_reportMinerPoGG, edr_reportConsumeData and net_getMinerByAddress into the reading log."""
+
+import datetime as dt
+
+import pytest
+from django.test import Client
+from eth_utils import to_checksum_address
+
+from energy.ingestion import pogg_sign
+from energy.models import Reading, Report, Source
+from tests.factories import SourceFactory, token_for
+from tests.pushing import Miner, call, post, sample_hex
+
+pytestmark = pytest.mark.django_db
+
+T = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=5)
+
+
+def at(minutes: int) -> dt.datetime:
+    return T + dt.timedelta(minutes=minutes)
+
+
+@pytest.fixture
+def miner(customer):
+    miner = Miner(seed=21)
+    SourceFactory(
+        customer=customer,
+        miner_address=miner.address.lower(),
+        owner_address="0x" + "ab" * 20,
+        capacity_wh=5000,
+    )
+    return miner
+
+
+def report(miner, samples, call_id=1) -> dict:
+    return post(Client(), call("tx_reportMinerPoGG", miner.report(samples), call_id)).json()
+
+
+def error_code(answer: dict) -> int | None:
+    return answer.get("error", {}).get("code")
+
+
+def stored() -> list[tuple]:
+    return list(
+        Reading.objects.order_by("sample_time").values_list("sample_time", "power", "energy")
+    )
+
+
+class TestMinerReports:
+    def test_an_accepted_report_is_logged_sample_by_sample(self, miner):
+        samples = [(at(5 * i), 27000, 377_620_000 + 1000 * i) for i in range(12)]
+
+        answer = report(miner, samples)
+
+        assert answer == {"jsonrpc": "2.0", "id": 1, "result": "200"}
+        assert stored() == samples
+        [logged] = Report.objects.all()
+        assert logged.method == "tx_reportMinerPoGG" and logged.samples == 12
+        assert logged.signature == miner.report(samples)["signature"]
+        source = Source.objects.get()
+        assert (source.last_sample_time, source.last_energy) == (at(55), 377_631_000)
+
+    def test_the_very_first_report_may_be_a_single_zero_sample(self, miner):
+        assert report(miner, [(at(0), 0, 0)])["result"] == "200"
+        assert stored() == [(at(0), 0, 0)]
+
+    def test_replaying_a_report_is_accepted_and_stored_once(self, miner):
+        samples = [(at(0), 1, 10), (at(5), 1, 20)]
+        report(miner, samples)
+
+        again = report(miner, samples, call_id=2)
+
+        assert again["result"] == "200"
+        assert stored() == samples
+        assert Report.objects.count() == 1
+
+    def test_a_report_overlapping_the_stored_ones_adds_only_the_new_samples(self, miner):
+        report(miner, [(at(0), 1, 10), (at(5), 1, 20)])
+
+        answer = report(miner, [(at(5), 1, 20), (at(10), 1, 30)])
+
+        assert answer["result"] == "200"
+        assert [e for _, _, e in stored()] == [10, 20, 30]
+
+    @pytest.mark.parametrize(
+        "samples",
+        [
+            [(at(5), 1, 21), (at(10), 1, 30)],  # conflicts with the sample stored at 5
+            [(at(3), 1, 15), (at(10), 1, 30)],  # older than the newest, never stored
+            [(at(10), 1, 19)],  # cumulative energy went down
+        ],
+    )
+    def test_going_back_is_12207_and_stores_nothing_of_the_report(self, miner, samples):
+        report(miner, [(at(0), 1, 10), (at(5), 1, 20)])
+
+        answer = report(miner, samples)
+
+        assert error_code(answer) == 12207
+        assert [e for _, _, e in stored()] == [10, 20]
+
+    @pytest.mark.parametrize(
+        "data_list",
+        [
+            ["zz" * 20],
+            ["01" * 19],
+            [sample_hex(1_700_000_000, 1, 1, version=2)],
+            [sample_hex(1_700_000_000, 1, 5), sample_hex(1_700_000_000, 1, 6)],  # same time
+            [sample_hex(1_700_000_000, 1, 5), sample_hex(1_700_000_300, 1, 4)],  # decrease
+            [sample_hex(int(dt.datetime.now().timestamp()) + 86_400, 1, 5)],  # the future
+            ["01" + "0" * 22 + "ff" * 8],  # energy past 2**63
+            [],
+        ],
+    )
+    def test_malformed_samples_are_12207(self, miner, data_list):
+        params = {
+            "version": 1,
+            "address": miner.address,
+            "dataList": data_list,
+            "signature": pogg_sign(miner.key, 1, miner.address, data_list),
+        }
+
+        answer = post(Client(), call("tx_reportMinerPoGG", params)).json()
+
+        assert error_code(answer) == 12207
+        assert stored() == []
+
+    def test_a_report_signed_by_someone_else_is_12201(self, miner):
+        params = Miner(seed=99).report([(at(0), 1, 1)])
+        params["address"] = miner.address
+
+        answer = post(Client(), call("tx_reportMinerPoGG", params)).json()
+
+        assert error_code(answer) == 12201
+        assert stored() == []
+
+    def test_an_unknown_or_inactive_miner_is_12208(self, miner):
+        stranger = Miner(seed=77)
+        assert error_code(report(stranger, [(at(0), 1, 1)])) == 12208
+
+        Source.objects.update(state="inactive")
+        assert error_code(report(miner, [(at(0), 1, 1)])) == 12208
+        assert stored() == []
+
+    @pytest.mark.parametrize(
+        ("change", "field"),
+        [
+            ({"version": 1.0}, "version"),
+            ({"version": "1"}, "version"),
+            ({"address": "0x1234"}, "address"),
+            ({"dataList": "01ab"}, "dataList"),
+            ({"dataList": [1, 2]}, "dataList"),
+            ({"signature": 5}, "signature"),
+        ],
+    )
+    def test_malformed_params_are_32602_naming_the_field(self, miner, change, field):
+        params = miner.report([(at(0), 1, 1)]) | change
+
+        answer = post(Client(), call("tx_reportMinerPoGG", params)).json()
+
+        assert error_code(answer) == -32602
+        assert answer["error"]["data"]["field"] == field
+
+    def test_a_missing_param_is_32602_naming_it(self, miner):
+        params = miner.report([(at(0), 1, 1)])
+        del params["signature"]
+
+        answer = post(Client(), call("tx_reportMinerPoGG", params)).json()
+
+        assert answer["error"]["data"] == {"field": "signature", "reason": "is required"}
+
+
+@pytest.fixture
+def consumer(customer):
+    return SourceFactory(customer=customer, type="consumer", node_type="meter")
+
+
+def consume(client_id, power, energy, token: str | None, call_id=1) -> dict:
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
+    params = {"clientId": client_id, "power": power, "energy": energy}
+    return post(Client(), call("edr_reportConsumeData", params, call_id), **headers).json()
+
+
+class TestConsumptionReports:
+    def test_a_consumption_sample_is_stamped_on_receipt(self, consumer):
+        before = dt.datetime.now(dt.UTC)
+
+        answer = consume(consumer.client_id, 1500, 42, token_for(consumer.customer))
+
+        assert answer == {"jsonrpc": "2.0", "id": 1, "result": "OK"}
+        [(when, power, energy)] = stored()
+        assert (power, energy) == (1500, 42)
+        assert before <= when <= dt.datetime.now(dt.UTC)
+
+    def test_two_samples_in_one_batch_both_count(self, consumer):
+        token = token_for(consumer.customer)
+        params = [{"clientId": consumer.client_id, "power": 1, "energy": e} for e in (5, 9)]
+        batch = [call("edr_reportConsumeData", p, i) for i, p in enumerate(params)]
+
+        answers = post(Client(), batch, HTTP_AUTHORIZATION=f"Bearer {token}").json()
+
+        assert [a["result"] for a in answers] == ["OK", "OK"]
+        assert [e for _, _, e in stored()] == [5, 9]
+
+    @pytest.mark.parametrize("token", [None, "0x" + "0" * 64, "nonsense"])
+    def test_no_or_a_bad_token_is_1000(self, consumer, token):
+        assert error_code(consume(consumer.client_id, 1, 1, token)) == 1000
+        assert stored() == []
+
+    def test_a_client_id_of_another_customer_or_a_generator_is_4002(self, consumer, customer):
+        others = SourceFactory(type="consumer")
+        generator = SourceFactory(customer=customer)
+        token = token_for(customer)
+
+        assert error_code(consume(others.client_id, 1, 1, token)) == 4002
+        assert error_code(consume(generator.client_id, 1, 1, token)) == 4002
+        assert error_code(consume("0x" + "1" * 64, 1, 1, token)) == 4002
+        assert error_code(consume("zzz", 1, 1, token)) == 4002
+        assert stored() == []
+
+    def test_energy_below_the_last_accepted_value_is_4003(self, consumer):
+        token = token_for(consumer.customer)
+        consume(consumer.client_id, 1, 100, token)
+
+        assert error_code(consume(consumer.client_id, 1, 99, token)) == 4003
+        assert consume(consumer.client_id, 1, 100, token)["result"] == "OK"  # equal is fine
+        assert [e for _, _, e in stored()] == [100, 100]
+
+    @pytest.mark.parametrize(
+        ("power", "energy", "field"),
+        [
+            (1.5, 1, "power"),
+            (1, -1, "energy"),
+            (1, 2**63, "energy"),
+            (True, 1, "power"),
+            ("1", 1, "power"),
+            (1, None, "energy"),
+        ],
+    )
+    def test_numbers_must_be_integers_in_range(self, consumer, power, energy, field):
+        answer = consume(consumer.client_id, power, energy, token_for(consumer.customer))
+
+        assert error_code(answer) == -32602
+        assert answer["error"]["data"]["field"] == field
+
+    @pytest.mark.parametrize("literal", [b"NaN", b"Infinity", b"-Infinity", b"1e3", b"9" * 30])
+    def test_json_number_oddities_are_refused(self, consumer, literal):
+        body = (
+            b'{"jsonrpc":"2.0","id":1,"method":"edr_reportConsumeData","params":{"clientId":"'
+            + consumer.client_id.encode()
+            + b'","power":1,"energy":'
+            + literal
+            + b"}}"
+        )
+        token = token_for(consumer.customer)
+
+        answer = post(Client(), body, HTTP_AUTHORIZATION=f"Bearer {token}").json()
+
+        assert error_code(answer) == -32602
+        assert stored() == []
+
+
+class TestMinerLookup:
+    def test_a_known_miner(self, miner):
+        report(miner, [(at(0), 1, 10), (at(5), 1, 377_660_000)])
+
+        answer = post(Client(), call("net_getMinerByAddress", [miner.address.lower()])).json()
+
+        assert answer["result"] == {
+            "address": miner.address,
+            "ownerAddress": to_checksum_address("0x" + "ab" * 20),
+            "capacity": 5000,
+            "totalEnergyGeneration": "377660000",
+        }
+
+    def test_an_unknown_miner_is_12208_and_an_inactive_one_3005(self, miner):
+        unknown = post(Client(), call("net_getMinerByAddress", ["0x" + "1" * 40])).json()
+        Source.objects.update(state="inactive")
+        inactive = post(Client(), call("net_getMinerByAddress", {"address": miner.address})).json()
+
+        assert error_code(unknown) == 12208
+        assert error_code(inactive) == 3005
+
+    def test_a_malformed_address_is_32602(self):
+        answer = post(Client(), call("net_getMinerByAddress", ["0x12"])).json()
+
+        assert error_code(answer) == -32602
