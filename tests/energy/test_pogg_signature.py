@@ -28,7 +28,9 @@ SPEC_VECTOR = {
         "010064abc59300000000f618000000001682a260",
         "010064abc6bf00000000cb20000000001682a260",
     ],
-    "signature": "2rj9DbrxzGniLcYL9GUfsVSTKSS3muEh8UU4n9E46Mm6oMDApdTHW7WJfaMMhqwNwZmhPs6DQNacrBnwpQRpCxfa8",
+    "signature": (
+        "2rj9DbrxzGniLcYL9GUfsVSTKSS3muEh8UU4n9E46Mm6oMDApdTHW7WJfaMMhqwNwZmhPs6DQNacrBnwpQRpCxfa8"
+    ),
 }
 
 
