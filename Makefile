@@ -37,7 +37,8 @@ test: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed-test
 	@$(BENCH_ENV) $(BIN)/python -m cg.preflight
-	$(BENCH_ENV) $(BIN)/python bench/run.py
+	$(BENCH_ENV) $(BIN)/python bench/read_api.py
+	$(BENCH_ENV) $(BIN)/python bench/ingest.py
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

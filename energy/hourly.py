@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.db.models import F, Q
 
+from cg.sql import update_by_id
 from energy.models import Source
 from energy.services import attributions_insert, daily_refresh_many
 from energy.units import carbon_offset_mg
@@ -168,9 +169,15 @@ def _progress_of(source: Source) -> Progress:
 
 
 def _save_progress(progress: dict[int, Progress]) -> None:
-    for source_id, p in progress.items():
-        Source.objects.filter(pk=source_id).update(
-            hourly_closed_until=from_micros(p.closed_until),
-            hourly_closed_energy=p.closed_energy,
-            hourly_from=from_micros(p.readings_from),
-        )
+    update_by_id(
+        "energy_source",
+        {
+            "hourly_closed_until": "timestamptz",
+            "hourly_closed_energy": "bigint",
+            "hourly_from": "timestamptz",
+        },
+        [
+            (source_id, from_micros(p.closed_until), p.closed_energy, from_micros(p.readings_from))
+            for source_id, p in progress.items()
+        ],
+    )

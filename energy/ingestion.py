@@ -20,6 +20,7 @@ from eth_keys import KeyAPI
 from eth_keys.exceptions import BadSignature, ValidationError
 from eth_utils import keccak, to_checksum_address
 
+from cg.sql import update_by_id
 from energy.models import Customer, Reading, Report, Source
 
 MAX_INT64 = 2**63 - 1
@@ -348,7 +349,7 @@ def pushes_store(
     with transaction.atomic():
         _lock_sources(pushes)
         stored = _stored_samples(pushes)
-        reports, readings, touched = [], [], {}
+        reports, touched = [], {}
         for push in pushes:
             if push.source is None:
                 missing = MINER_NOT_FOUND if push.miner_address else INVALID_CLIENT
@@ -367,38 +368,47 @@ def pushes_store(
                 stored[(source.pk, sample.time)] = (sample.power, sample.energy)
             source.last_sample_time, source.last_energy = fresh[-1].time, fresh[-1].energy
             touched[source.pk] = source
-            report = Report(
-                source=source,
-                method=push.method,
-                received=received,
-                request_id=request_id,
-                signature=push.signature,
-                samples=len(fresh),
-            )
-            reports.append(report)
-            readings.append((report, fresh))
+            reports.append((source.pk, push.method, push.signature, fresh))
         if reports:
-            Report.objects.bulk_create(reports)
-            _readings_insert(readings)
-            Source.objects.bulk_update(touched.values(), ["last_sample_time", "last_energy"])
+            _reports_insert(reports, request_id, received)
+            update_by_id(
+                "energy_source",
+                {"last_sample_time": "timestamptz", "last_energy": "bigint"},
+                [(s.pk, s.last_sample_time, s.last_energy) for s in touched.values()],
+            )
     return results
 
 
-def _readings_insert(batches: list[tuple[Report, list[Sample]]]) -> None:
-    rows = (
-        (report.source_id, report.pk, sample.time, sample.power, sample.energy)
-        for report, samples in batches
-        for sample in samples
-    )
-    columns = "source_id, report_id, sample_time, power, energy"
+def _reports_insert(
+    reports: list[tuple[int, str, str, list[Sample]]], request_id: uuid.UUID, received
+) -> None:
+    """One Report row per (source id, method, signature, samples), then their readings."""
+    adapt = connection.ops.adapt_datetimefield_value
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(reports))
+    params = [
+        v
+        for source_id, method, signature, samples in reports
+        for v in (source_id, method, adapt(received), str(request_id), signature, len(samples))
+    ]
     with connection.cursor() as cursor:
+        # RETURNING gives the ids in the order of VALUES, as Django's bulk_create relies on.
+        cursor.execute(
+            "INSERT INTO energy_report (source_id, method, received, request_id, signature,"
+            f" samples) VALUES {values} RETURNING id",
+            params,
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+        rows = [
+            (source_id, report_id, adapt(sample.time), sample.power, sample.energy)
+            for report_id, (source_id, _, _, samples) in zip(ids, reports, strict=True)
+            for sample in samples
+        ]
+        columns = "source_id, report_id, sample_time, power, energy"
         if connection.vendor == "postgresql":
             with cursor.copy(f"COPY energy_reading ({columns}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
         else:
-            adapt = connection.ops.adapt_datetimefield_value
             cursor.executemany(
-                f"INSERT INTO energy_reading ({columns}) VALUES (%s, %s, %s, %s, %s)",
-                [(s, r, adapt(t), p, e) for s, r, t, p, e in rows],
+                f"INSERT INTO energy_reading ({columns}) VALUES (%s, %s, %s, %s, %s)", rows
             )

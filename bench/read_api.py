@@ -6,34 +6,16 @@ and the last page of /attributions/{deviceId} and /daily through the whole
 Django stack (middleware, token authentication, serializers, renderer).
 
     make bench            # BENCH_DATABASE_URL, default postgresql://127.0.0.1:5432/cg_bench
-    python bench/run.py --attributions 100000 --requests 50
+    python bench/read_api.py --attributions 100000 --requests 50
 """
 
 import argparse
 import datetime as dt
 import hashlib
-import os
 import statistics
-import sys
 import time
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cg.settings")
-
-
-def recreate_database(url: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    name = urlsplit(url).path.lstrip("/")
-    admin = urlunsplit(urlsplit(url)._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        database = sql.Identifier(name)
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(database))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(database))
+from common import fresh_django
 
 
 def load(count: int, per_rec: int) -> tuple[str, object]:
@@ -152,18 +134,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200, help="requests per measurement")
     args = parser.parse_args()
 
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        sys.exit("DATABASE_URL must point at a PostgreSQL database the benchmark may recreate")
-    recreate_database(url)
-
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    fresh_django()
     from django.test import Client
 
-    call_command("migrate", verbosity=0)
     token, source = load(args.attributions, args.per_rec)
     client = Client()
     per_page = 25
