@@ -10,7 +10,6 @@ depend on how often the step runs or how the readings arrived.
 """
 
 import datetime as dt
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.db import connection, transaction
@@ -81,32 +80,38 @@ def _due_sources():
     )
 
 
-def _readings(sources: list[Source]) -> Iterator[tuple[int, int, int]]:
-    """(source id, time µs, cumulative mWh) of the readings each source still needs."""
-    ids = [s.pk for s in sources]
-    since = [s.hourly_from for s in sources]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+def _readings(sources: list[Source]) -> dict[int, list[tuple[int, int]]]:
+    """Per source, the (time µs, cumulative mWh) readings it still needs, in time order."""
+    found: dict[int, list[tuple[int, int]]] = {s.pk: [] for s in sources}
+    if connection.vendor == "postgresql":
+        # One row per source with its readings as two arrays: a row per reading
+        # would cost more in Python than the arithmetic itself.
+        with connection.cursor() as cursor:
             cursor.execute(
                 """
                 SELECT r.source_id,
-                       (EXTRACT(EPOCH FROM r.sample_time) * 1000000)::bigint,
-                       r.energy
+                       array_agg((EXTRACT(EPOCH FROM r.sample_time) * 1000000)::bigint
+                                 ORDER BY r.sample_time),
+                       array_agg(r.energy ORDER BY r.sample_time)
                 FROM unnest(%s::bigint[], %s::timestamptz[]) AS s(id, since)
                 JOIN energy_reading r ON r.source_id = s.id
                      AND (s.since IS NULL OR r.sample_time >= s.since)
-                ORDER BY r.source_id, r.sample_time
+                GROUP BY r.source_id
                 """,
-                [ids, since],
+                [[s.pk for s in sources], [s.hourly_from for s in sources]],
             )
-            yield from cursor
-            return
-        for source in sources:
-            readings = source.readings.order_by("sample_time")
-            if source.hourly_from is not None:
-                readings = readings.filter(sample_time__gte=source.hourly_from)
-            for when, energy in readings.values_list("sample_time", "energy"):
-                yield source.pk, to_micros(when), energy
+            for source_id, times, energies in cursor.fetchall():
+                found[source_id] = list(zip(times, energies, strict=True))
+        return found
+    for source in sources:
+        readings = source.readings.order_by("sample_time")
+        if source.hourly_from is not None:
+            readings = readings.filter(sample_time__gte=source.hourly_from)
+        found[source.pk] = [
+            (to_micros(when), energy)
+            for when, energy in readings.values_list("sample_time", "energy")
+        ]
+    return found
 
 
 def attribute_due_hours(*, limit: int = 1000) -> int:
@@ -120,15 +125,11 @@ def attribute_due_hours(*, limit: int = 1000) -> int:
         sources = list(_due_sources().select_for_update(skip_locked=True).order_by("pk")[:limit])
         if not sources:
             return 0
-        by_id = {s.pk: s for s in sources}
-        readings: dict[int, list[tuple[int, int]]] = {s.pk: [] for s in sources}
-        for source_id, micros, energy in _readings(sources):
-            readings[source_id].append((micros, energy))
-
+        readings = _readings(sources)
         rows, progress, since = [], {}, {}
-        for source_id, points in readings.items():
-            source = by_id[source_id]
-            hours, reached = close_hours(points, _progress_of(source))
+        for source in sources:
+            source_id = source.pk
+            hours, reached = close_hours(readings[source_id], _progress_of(source))
             if not hours:
                 continue
             # Consumers report what they drew: their transactions are negative.
