@@ -1,13 +1,9 @@
-import logging
-
 from celery.beat import EmbeddedService
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from cg.celery import app
-
-log = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -22,6 +18,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, host: str, port: str, **options) -> None:
         if settings.CELERY_TASK_ALWAYS_EAGER:
+            # Register the tasks here, as a worker would: beat runs a registered
+            # task in place (eager); an unknown one it could only send to a broker.
+            app.loader.import_default_modules()
             beat = EmbeddedService(
                 app, thread=True, scheduler_cls=settings.CELERY_BEAT_SCHEDULER, max_interval=5
             )

@@ -1,0 +1,87 @@
+"""`make run`'s server in embedded mode processes pushed data with nothing else started."""
+
+import datetime as dt
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from tests.pushing import Miner, call, hourly_report
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def request(url: str, body=None, token: str | None = None):
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    data = json.dumps(body).encode() if body is not None else None
+    with urllib.request.urlopen(urllib.request.Request(url, data, headers), timeout=10) as r:
+        return json.loads(r.read())
+
+
+def test_reports_pushed_to_the_embedded_server_become_attributions(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env |= {"CG_VAR_DIR": str(tmp_path), "HOURLY_INTERVAL_SECONDS": "1"}
+    manage = [sys.executable, str(ROOT / "manage.py")]
+
+    def run(*args) -> str:
+        done = subprocess.run([*manage, *args], env=env, cwd=ROOT, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip().rsplit("\n", 1)[-1]
+
+    run("migrate", "-v0")
+    token = run("create_customer", "Embedded")
+    miner = Miner(seed=61)
+    run("create_source", "--customer", "Embedded", "--external-id", "m-1", "--name", "Meter",
+        "--miner-address", miner.address)  # fmt: skip
+    port = free_port()
+    server = subprocess.Popen(
+        [*manage, "serve", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        start = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
+        start -= dt.timedelta(hours=4)
+        reports = [
+            miner.report(hourly_report(start + dt.timedelta(hours=h), 60_000_000 * h, 60_000))
+            for h in range(3)
+        ]
+        batch = [call("tx_reportMinerPoGG", r, h) for h, r in enumerate(reports)]
+        assert [a["result"] for a in request(f"{base}/v1", batch)] == ["200"] * 3
+
+        deadline = time.monotonic() + 60
+        rows = []
+        while time.monotonic() < deadline and len(rows) < 2:
+            rows = request(f"{base}/api/v1/energy/attributions/m-1", token=token)
+            time.sleep(0.5)
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+    # Readings run from h+0:00 to h+2:55: the hours from 0:00 and 1:00 are closed.
+    assert [r["effective_time"][11:16] for r in rows] == [
+        f"{(start.hour + 1) % 24:02d}:00",
+        f"{start.hour:02d}:00",
+    ]
+    assert {r["state"] for r in rows} == {"New"}
