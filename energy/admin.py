@@ -3,7 +3,15 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
-from energy.models import ApiToken, Attribution, Customer, DailyAggregate, Source
+from energy.models import (
+    ApiToken,
+    Attribution,
+    Customer,
+    DailyAggregate,
+    Reading,
+    Report,
+    Source,
+)
 from energy.services import source_clean, source_create, token_create, token_revoke
 from energy.units import mwh_text
 
@@ -119,9 +127,12 @@ class SourceAdmin(admin.ModelAdmin):
         "parent",
         "client_id",
         "miner_address",
+        "owner_address",
         "capacity_wh",
         "location",
         "emission_factor",
+        "last_sample_time",
+        "last_energy",
         "attribution_count",
         "rec_number",
         "rec_mwh",
@@ -134,6 +145,8 @@ class SourceAdmin(admin.ModelAdmin):
     ]
     counter_fields = [
         "client_id",
+        "last_sample_time",
+        "last_energy",
         "attribution_count",
         "rec_number",
         "rec_mwh",
@@ -249,3 +262,23 @@ class DailyAggregateAdmin(ReadOnlyAdmin):
     @admin.display(description="MWh")
     def value_mwh(self, obj: DailyAggregate) -> str:
         return mwh_text(obj.value)
+
+
+@admin.register(Report)
+class ReportAdmin(ReadOnlyAdmin):
+    list_display = ["id", "source", "method", "received", "samples", "request_id"]
+    list_filter = ["method", "received"]
+    date_hierarchy = "received"
+    search_fields = ["source__external_id", "source__miner_address", "=request_id"]
+    list_select_related = ["source"]
+    show_full_result_count = False
+
+
+@admin.register(Reading)
+class ReadingAdmin(ReadOnlyAdmin):
+    list_display = ["source", "sample_time", "power", "energy", "report"]
+    list_filter = ["sample_time"]
+    date_hierarchy = "sample_time"
+    search_fields = ["source__external_id", "source__miner_address"]
+    list_select_related = ["source", "report"]
+    show_full_result_count = False

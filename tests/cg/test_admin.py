@@ -21,7 +21,7 @@ def ledger(source):
 
 @pytest.mark.parametrize(
     "model",
-    ["customer", "apitoken", "source", "attribution", "dailyaggregate"],
+    ["customer", "apitoken", "source", "attribution", "dailyaggregate", "report", "reading"],
 )
 def test_every_energy_list_page_renders(admin_client, ledger, model):
     response = admin_client.get(reverse(f"admin:energy_{model}_changelist"))
