@@ -162,3 +162,22 @@ def test_no_input_yields_a_500(payload):
     assert response.status_code in (200, 204)
     if response.status_code == 200:
         assert "jsonrpc" in response.content.decode()
+
+
+def test_a_storage_failure_is_32603_for_every_report_and_stores_nothing(miner, monkeypatch):
+    from energy import ingestion
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(ingestion, "pushes_store", broken)
+    batch = [
+        report_call(miner, 60, 5, call_id=1),
+        call("net_getMinerByAddress", [miner.address], 2),
+    ]
+
+    answers = post(Client(), batch).json()
+
+    assert answers[0]["error"] == {"code": -32603, "message": "Internal error"}
+    assert answers[1]["result"]["address"] == miner.address
+    assert Reading.objects.count() == 0
