@@ -8,10 +8,12 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgresql://127.0.0.1:5432/cg
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 BENCH_DATABASE_URL ?= postgresql://127.0.0.1:5432/cg_bench
+# Tests and benchmarks sign with the well-known first development key of local nodes.
+DEV_KEY = 0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80
 TEST_ENV = DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
-	SECRET_KEY=test-only-secret-key
+	SECRET_KEY=test-only-secret-key CHAIN_PRIVATE_KEY=$(DEV_KEY)
 BENCH_ENV = DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
-	SECRET_KEY=bench-only-secret-key
+	SECRET_KEY=bench-only-secret-key CHAIN_PRIVATE_KEY=$(DEV_KEY)
 
 .PHONY: run test bench lint format check clean
 

@@ -9,9 +9,15 @@ from collections.abc import Callable
 
 
 def steps() -> list[tuple[str, Callable[[], int]]]:
+    from chain.services import blocks_confirm, blocks_seal, blocks_send
     from energy.hourly import attribute_due_hours
 
-    return [("hourly attributions", attribute_due_hours)]
+    return [
+        ("hourly attributions", attribute_due_hours),
+        ("attributions sealed", blocks_seal),
+        ("blocks sent", blocks_send),
+        ("blocks confirmed", blocks_confirm),
+    ]
 
 
 def run_until_idle(progress: Callable[[str, int], None] = lambda name, done: None) -> dict:

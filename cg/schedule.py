@@ -5,6 +5,7 @@ from django.conf import settings
 # (name, task, setting holding its interval in seconds)
 PERIODIC_TASKS = [
     ("hourly attributions", "energy.tasks.attribute_hours", "HOURLY_INTERVAL_SECONDS"),
+    ("ledger anchoring", "chain.tasks.anchor_ledger", "ANCHOR_INTERVAL_SECONDS"),
 ]
 
 

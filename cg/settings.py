@@ -8,6 +8,7 @@ Celery tasks executed in the calling process, a local chain. ``DATABASE_URL``
 has no default.
 """
 
+import re
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -19,7 +20,7 @@ VAR_DIR = Path(env_str("CG_VAR_DIR", str(BASE_DIR / "var")))
 
 DATABASE_URL = env_url("DATABASE_URL", {"postgres", "postgresql"})
 REDIS_URL = env_url("REDIS_URL", {"redis", "rediss"})
-WEB3_PROVIDER_URI = env_url("WEB3_PROVIDER_URI", {"http", "https", "ws", "wss"})
+WEB3_PROVIDER_URI = env_url("WEB3_PROVIDER_URI", {"http", "https"})
 EMBEDDED = DATABASE_URL is None
 
 SECRET_KEY = env_str("SECRET_KEY")
@@ -155,8 +156,26 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
 API_MAX_PER_PAGE = env_int("API_MAX_PER_PAGE", 1000, minimum=1)
 
+# The chain. Embedded mode signs with the first well-known development key of
+# local nodes (anvil, hardhat); anywhere else the key must be given.
+ANVIL_DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+CHAIN_PRIVATE_KEY = env_str("CHAIN_PRIVATE_KEY", ANVIL_DEV_KEY if EMBEDDED else None)
+if CHAIN_PRIVATE_KEY is None:
+    raise ImproperlyConfigured("CHAIN_PRIVATE_KEY must be set when DATABASE_URL is set")
+if not re.fullmatch(r"0x[0-9a-fA-F]{64}", CHAIN_PRIVATE_KEY):
+    raise ImproperlyConfigured("CHAIN_PRIVATE_KEY must be 0x followed by 64 hex digits")
+ANCHOR_CONTRACT_ADDRESS = env_str("ANCHOR_CONTRACT_ADDRESS")
+if ANCHOR_CONTRACT_ADDRESS and not re.fullmatch(r"0x[0-9a-fA-F]{40}", ANCHOR_CONTRACT_ADDRESS):
+    raise ImproperlyConfigured("ANCHOR_CONTRACT_ADDRESS must be 0x followed by 40 hex digits")
+CHAIN_CONFIRMATIONS = env_int("CHAIN_CONFIRMATIONS", 1 if EMBEDDED else 12, minimum=1)
+BLOCK_MAX_TXS = env_int("BLOCK_MAX_TXS", 10_000, minimum=1)
+CHAIN_GAS_LIMIT = env_int("CHAIN_GAS_LIMIT", 100_000, minimum=21_000)
+# Retries of a failed send wait 2, 4, 8... seconds, at most CHAIN_RETRY_MAX_SECONDS.
+CHAIN_RETRY_MAX_SECONDS = env_int("CHAIN_RETRY_MAX_SECONDS", 300, minimum=1)
+
 # Default intervals of the periodic tasks, used when the schedule is first created.
 HOURLY_INTERVAL_SECONDS = env_int("HOURLY_INTERVAL_SECONDS", 60, minimum=1)
+ANCHOR_INTERVAL_SECONDS = env_int("ANCHOR_INTERVAL_SECONDS", 30, minimum=1)
 
 LOGGING = {
     "version": 1,

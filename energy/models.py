@@ -255,6 +255,14 @@ class Attribution(models.Model):
         related_name="transactions",
     )
     remainder = models.BigIntegerField(default=0, help_text="mWh carried to the next REC")
+    # The ledger block whose Merkle tree holds this attribution's hash.
+    ledger_block = models.ForeignKey(
+        "chain.LedgerBlock",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="attributions",
+    )
     created = models.DateTimeField(auto_now_add=True)
     modified = models.DateTimeField(auto_now=True)
 
@@ -323,6 +331,18 @@ class Attribution(models.Model):
             ),
         ]
         indexes = [
+            # Serves sealing: the oldest unsealed generation first.
+            models.Index(
+                fields=["effective_time", "id"],
+                name="energy_attr_to_seal",
+                condition=Q(ledger_block__isnull=True, kind="metered", value__gte=0),
+            ),
+            # Serves proofs and the state moves of a block: its leaves in order.
+            models.Index(
+                fields=["ledger_block", "effective_time", "id"],
+                name="energy_attr_block_leaves",
+                condition=Q(ledger_block__isnull=False),
+            ),
             # Serves the transactions of a REC (/recs/{id}), incoming remainder first.
             models.Index(
                 fields=["rec", "-kind", "effective_time", "id"],

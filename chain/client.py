@@ -1,0 +1,132 @@
+"""The engine's connection to an EVM chain, its signing account and the Anchor contract.
+
+``WEB3_PROVIDER_URI`` names any EVM JSON-RPC node (``make run`` starts anvil
+and sets it). Without it the chain is in-process (eth-tester): the tests use
+it, and ``make run`` falls back to it where Node.js is missing, with a warning
+that its anchors do not survive a restart.
+"""
+
+import functools
+import json
+import logging
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connection
+from eth_account import Account
+from web3 import EthereumTesterProvider, HTTPProvider, Web3
+from web3.contract import Contract
+from web3.middleware.base import Web3Middleware
+
+log = logging.getLogger(__name__)
+
+ARTIFACT = Path(__file__).resolve().parent / "artifacts" / "Anchor.json"
+
+
+class RpcInsideTransaction(RuntimeError):
+    pass
+
+
+class NoRpcInsideTransaction(Web3Middleware):
+    """Refuse any node call made while a database transaction is open.
+
+    A node can take seconds or never answer; holding row locks meanwhile would
+    stall ingestion. Services commit first, call the node, then record.
+    """
+
+    def request_processor(self, method, params):
+        if connection.in_atomic_block:
+            raise RpcInsideTransaction(f"{method} called inside a database transaction")
+        return method, params
+
+
+@functools.cache
+def anchor_artifact() -> dict:
+    return json.loads(ARTIFACT.read_text())
+
+
+def _in_process_web3() -> Web3:
+    w3 = Web3(EthereumTesterProvider())
+    # Fund the engine's account from the chain's own prefunded one.
+    engine = engine_account().address
+    funder = w3.eth.accounts[0]
+    if w3.eth.get_balance(engine) == 0:
+        tx = w3.eth.send_transaction({"from": funder, "to": engine, "value": 10**21})
+        w3.eth.wait_for_transaction_receipt(tx)
+    return w3
+
+
+_web3: Web3 | None = None
+
+
+def web3() -> Web3:
+    """The process's connection (created on first use)."""
+    global _web3
+    if _web3 is None:
+        uri = settings.WEB3_PROVIDER_URI
+        if uri is None:
+            w3 = _in_process_web3()
+        else:
+            w3 = Web3(HTTPProvider(uri, request_kwargs={"timeout": 30}))
+        w3.middleware_onion.add(NoRpcInsideTransaction, "no_rpc_inside_transaction")
+        _web3 = w3
+    return _web3
+
+
+def use_web3(w3: Web3 | None) -> None:
+    """Replace the process's connection (tests start each on a fresh chain)."""
+    global _web3
+    _web3 = w3
+    anchor_contract.cache_clear()
+    if w3 is not None and "no_rpc_inside_transaction" not in w3.middleware_onion:
+        w3.middleware_onion.add(NoRpcInsideTransaction, "no_rpc_inside_transaction")
+
+
+def engine_account():
+    return Account.from_key(settings.CHAIN_PRIVATE_KEY)
+
+
+def deploy_anchor(w3: Web3) -> str:
+    """Deploy the Anchor contract from the engine's account; its address."""
+    artifact = anchor_artifact()
+    account = engine_account()
+    factory = w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
+    tx = factory.constructor().build_transaction(
+        {"from": account.address, "nonce": w3.eth.get_transaction_count(account.address)}
+    )
+    signed = account.sign_transaction(tx)
+    receipt = w3.eth.wait_for_transaction_receipt(
+        w3.eth.send_raw_transaction(signed.raw_transaction), timeout=120
+    )
+    if receipt["status"] != 1:
+        raise RuntimeError("deploying the Anchor contract failed")
+    return receipt["contractAddress"]
+
+
+@functools.cache
+def anchor_contract() -> Contract:
+    """The Anchor contract: ANCHOR_CONTRACT_ADDRESS, or one deployed here and remembered.
+
+    Deploying automatically is for local chains only (embedded mode, tests); a
+    remembered address whose code has gone (a fresh in-process chain, a reset
+    node) is deployed again.
+    """
+    from chain.models import AnchorDeployment
+
+    w3 = web3()
+    abi = anchor_artifact()["abi"]
+    if settings.ANCHOR_CONTRACT_ADDRESS:
+        return w3.eth.contract(address=settings.ANCHOR_CONTRACT_ADDRESS, abi=abi)
+    if not (settings.EMBEDDED or settings.WEB3_PROVIDER_URI is None):
+        raise ImproperlyConfigured(
+            "ANCHOR_CONTRACT_ADDRESS must be set (manage.py chain_deploy deploys one)"
+        )
+    chain_id = w3.eth.chain_id
+    known = AnchorDeployment.objects.filter(chain_id=chain_id).first()
+    if known and w3.eth.get_code(known.address):
+        return w3.eth.contract(address=known.address, abi=abi)
+    address = deploy_anchor(w3)
+    AnchorDeployment.objects.update_or_create(chain_id=chain_id, defaults={"address": address})
+    log.info("deployed the Anchor contract at %s on chain %s", address, chain_id)
+    return w3.eth.contract(address=address, abi=abi)

@@ -1,0 +1,88 @@
+"""Canonical hashes of ledger rows, Merkle trees over them, and proofs.
+
+Leaf of an attribution (what it asserts, ABI-encoded, so Solidity can rebuild it):
+
+    keccak256(abi.encode(
+        bytes32 keccak256("cg.attribution.v1"),
+        bytes32 source client id,
+        bytes32 keccak256(utf8 external id),
+        uint64  effective time, seconds since 1970-01-01T00:00:00Z,
+        int256  value, mWh
+    ))
+
+Tree: OpenZeppelin's sorted-pair construction (``MerkleProof.verify``):
+parent = keccak256(min(a, b) ‖ max(a, b)); a node without a sibling moves up
+unchanged. Block hash: keccak256(abi.encode(bytes32 previous block hash,
+uint256 height, bytes32 root, uint256 leaf count)), chained from 32 zero bytes.
+"""
+
+import datetime as dt
+
+from eth_hash.auto import keccak
+
+ATTRIBUTION_DOMAIN = keccak(b"cg.attribution.v1")
+GENESIS = bytes(32)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _word(value: int, signed: bool = False) -> bytes:
+    return value.to_bytes(32, "big", signed=signed)
+
+
+def attribution_leaf(
+    client_id: str, external_id: str, effective_time: dt.datetime | int, value: int
+) -> bytes:
+    """The leaf hash of one attribution; ``effective_time`` as a datetime or epoch seconds."""
+    if isinstance(effective_time, dt.datetime):
+        effective_time = (effective_time - _EPOCH) // dt.timedelta(seconds=1)
+    return keccak(
+        ATTRIBUTION_DOMAIN
+        + bytes.fromhex(client_id[2:])
+        + keccak(external_id.encode())
+        + _word(effective_time)
+        + _word(value, signed=True)
+    )
+
+
+def block_hash(previous: bytes, height: int, root: bytes, count: int) -> bytes:
+    return keccak(previous + _word(height) + root + _word(count))
+
+
+def _parent(a: bytes, b: bytes) -> bytes:
+    return keccak(a + b if a < b else b + a)
+
+
+def merkle_levels(leaves: list[bytes]) -> list[list[bytes]]:
+    """Every level of the tree, the leaves first and the root alone last."""
+    if not leaves:
+        raise ValueError("a Merkle tree needs at least one leaf")
+    levels = [leaves]
+    while len(levels[-1]) > 1:
+        level = levels[-1]
+        up = [_parent(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            up.append(level[-1])
+        levels.append(up)
+    return levels
+
+
+def merkle_root(leaves: list[bytes]) -> bytes:
+    return merkle_levels(leaves)[-1][0]
+
+
+def merkle_proof(levels: list[list[bytes]], index: int) -> list[bytes]:
+    """The sibling hashes from leaf ``index`` up to the root."""
+    proof = []
+    for level in levels[:-1]:
+        sibling = index ^ 1
+        if sibling < len(level):
+            proof.append(level[sibling])
+        index //= 2
+    return proof
+
+
+def merkle_verify(proof: list[bytes], root: bytes, leaf: bytes) -> bool:
+    node = leaf
+    for sibling in proof:
+        node = _parent(node, sibling)
+    return node == root

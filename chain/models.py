@@ -1,0 +1,92 @@
+"""Ledger blocks: Merkle-rooted batches of ledger rows, each anchored on chain."""
+
+from django.db import models
+from django.db.models import Q
+
+HEX32 = r"^[0-9a-f]{64}$"
+
+
+class LedgerBlock(models.Model):
+    """A sealed batch of attribution leaves, chained to the block before it.
+
+    Status moves forward: sealed (root fixed) -> signed (a transaction with a
+    nonce prepared, not yet accepted by a node) -> sent (accepted; its rows are
+    Pending) -> confirmed (its receipt has the confirmations; rows Processed).
+    A fault sends it back to signed, to be sent again with the same nonce.
+    """
+
+    class Status(models.TextChoices):
+        SEALED = "sealed"
+        SIGNED = "signed"
+        SENT = "sent"
+        CONFIRMED = "confirmed"
+
+    height = models.BigIntegerField(unique=True)
+    previous_hash = models.CharField(max_length=64)
+    root = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+    count = models.IntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SEALED)
+
+    chain_id = models.BigIntegerField(null=True, blank=True)
+    contract_address = models.CharField(max_length=42, blank=True)
+    nonce = models.BigIntegerField(null=True, blank=True)
+    raw_tx = models.TextField(blank=True)
+    tx_hash = models.CharField(max_length=66, blank=True)
+    attempts = models.IntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    chain_block_number = models.BigIntegerField(null=True, blank=True)
+    chain_block_hash = models.CharField(max_length=64, blank=True)
+
+    sealed_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["height"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(height__gt=0, count__gt=0), name="%(app_label)s_%(class)s_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["sealed", "signed", "sent", "confirmed"]),
+                name="%(app_label)s_%(class)s_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(root__regex=HEX32, hash__regex=HEX32, previous_hash__regex=HEX32),
+                name="%(app_label)s_%(class)s_hashes_hex",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="sealed")
+                | Q(nonce__isnull=False, chain_id__isnull=False) & ~Q(tx_hash=""),
+                name="%(app_label)s_%(class)s_signed_has_a_transaction",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="confirmed")
+                | Q(chain_block_number__isnull=False) & ~Q(chain_block_hash=""),
+                name="%(app_label)s_%(class)s_confirmed_has_a_chain_block",
+            ),
+        ]
+        indexes = [
+            # Serves the sender and the confirmer: the unfinished blocks in order.
+            models.Index(
+                fields=["status", "height"],
+                name="chain_block_unfinished",
+                condition=~Q(status="confirmed"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"block {self.height} ({self.status})"
+
+
+class AnchorDeployment(models.Model):
+    """The Anchor contract deployed automatically on a local chain, remembered per chain."""
+
+    chain_id = models.BigIntegerField(unique=True)
+    address = models.CharField(max_length=42)
+    deployed_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Anchor at {self.address} on chain {self.chain_id}"

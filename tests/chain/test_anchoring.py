@@ -1,0 +1,204 @@
+"""Seal attributions into blocks, anchor each root on chain, confirm, and survive faults."""
+
+import datetime as dt
+
+import pytest
+import requests
+from django.db import transaction
+from django.test import Client
+
+from chain import client
+from chain.hashing import attribution_leaf, merkle_root
+from chain.models import LedgerBlock
+from chain.services import anchoring_round, blocks_confirm, blocks_seal, blocks_send
+from energy.models import Attribution, Source
+from tests.energy.test_ledger_services import assert_in_step
+from tests.factories import SourceFactory, append, token_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def source():
+    return SourceFactory()
+
+
+def states() -> list[str]:
+    return list(Attribution.objects.order_by("id").values_list("state", flat=True))
+
+
+def anchored_events(w3) -> list[dict]:
+    contract = client.anchor_contract()
+    return [e["args"] for e in contract.events.Anchored().get_logs(from_block=0)]
+
+
+def test_new_generation_is_sealed_oldest_first_into_merkle_rooted_blocks(chain, source, settings):
+    settings.BLOCK_MAX_TXS = 3
+    rows = append(source, [5, 0, 7, -3, 9])  # the negative one stays out
+
+    assert blocks_seal() == 3
+    assert blocks_seal() == 1
+    assert blocks_seal() == 0
+
+    first, second = LedgerBlock.objects.order_by("height")
+    leaves = [
+        attribution_leaf(source.client_id, a.external_id, a.effective_time, a.value)
+        for a in rows[:3]
+    ]
+    assert first.root == merkle_root(leaves).hex() and first.count == 3
+    assert second.previous_hash == first.hash and second.height == 2
+    stored = {a.pk: a for a in Attribution.objects.all()}
+    assert stored[rows[0].pk].hash == leaves[0].hex()
+    assert stored[rows[3].pk].ledger_block_id is None
+    assert states() == ["New"] * 5  # sealing alone does not change the state
+
+
+def test_a_block_moves_its_rows_new_pending_processed_with_the_chain_block(chain, source, api_for):
+    append(source, [5, 7])
+    blocks_seal()
+    assert blocks_send() == 1
+    assert states() == ["Pending", "Pending"]
+
+    assert blocks_confirm() == 1
+
+    block = LedgerBlock.objects.get()
+    receipt = chain.eth.get_transaction_receipt(block.tx_hash)
+    assert block.status == "confirmed" and block.chain_block_number == receipt["blockNumber"]
+    rows = api_for(source).get(f"/api/v1/energy/attributions/{source.pk}").json()
+    for row in rows:
+        assert row["state"] == "Processed"
+        assert row["height"] == receipt["blockNumber"]
+        assert row["block_id"] == bytes(receipt["blockHash"]).hex()
+        assert "state_changed" in row
+    [event] = anchored_events(chain)
+    assert (event["height"], event["root"].hex(), event["count"]) == (1, block.root, 2)
+    assert_in_step(Source.objects.get(pk=source.pk))
+
+
+def test_confirmation_waits_for_enough_blocks(chain, source, settings):
+    settings.CHAIN_CONFIRMATIONS = 3
+    append(source, [5])
+    blocks_seal()
+    blocks_send()
+
+    assert blocks_confirm() == 0
+    chain.testing.mine(1)
+    assert blocks_confirm() == 0
+    chain.testing.mine(1)
+    assert blocks_confirm() == 1
+    assert states() == ["Processed"]
+
+
+def test_one_anchor_transaction_per_block_of_many_attributions(chain, customer_sources):
+    for source in customer_sources:
+        append(source, list(range(1, 201)))
+
+    result = anchoring_round()
+
+    block = LedgerBlock.objects.get()
+    receipt = chain.eth.get_transaction_receipt(block.tx_hash)
+    assert result == {"sealed": 1000, "sent": 1, "confirmed": 1}
+    assert block.count == 1000
+    assert receipt["gasUsed"] < 50_000  # one small transaction, whatever the count
+
+
+@pytest.fixture
+def customer_sources():
+    first = SourceFactory()
+    return [first] + [SourceFactory(customer=first.customer) for _ in range(4)]
+
+
+@pytest.fixture
+def api_for():
+    def make(source):
+        api = Client()
+        api.defaults["HTTP_AUTHORIZATION"] = f"Bearer {token_for(source.customer)}"
+        return api
+
+    return make
+
+
+class TestFaults:
+    def test_an_unreachable_node_leaves_the_block_to_retry_with_its_nonce(
+        self, chain, source, monkeypatch
+    ):
+        append(source, [5])
+        blocks_seal()
+        client.anchor_contract()  # deployed while the node was up
+        real_send = chain.eth.send_raw_transaction
+
+        def down(raw):
+            raise requests.ConnectionError("connection refused")
+
+        monkeypatch.setattr(chain.eth, "send_raw_transaction", down)
+        assert blocks_send() == 0
+        block = LedgerBlock.objects.get()
+        assert block.status == "signed" and block.attempts == 1
+        assert block.next_attempt_at > dt.datetime.now(dt.UTC)
+        assert states() == ["New"]
+        nonce = block.nonce
+
+        monkeypatch.setattr(chain.eth, "send_raw_transaction", real_send)
+        LedgerBlock.objects.update(next_attempt_at=None)  # the backoff has passed
+        assert blocks_send() == 1
+        assert blocks_confirm() == 1
+        block.refresh_from_db()
+        assert block.nonce == nonce
+        assert len(anchored_events(chain)) == 1
+
+    def test_resending_a_mined_transaction_never_anchors_twice(self, chain, source):
+        append(source, [5])
+        blocks_seal()
+        blocks_send()
+        # As if the worker died before recording the send: it goes out again.
+        LedgerBlock.objects.update(status="signed")
+
+        assert blocks_send() == 1
+        assert blocks_confirm() == 1
+        assert len(anchored_events(chain)) == 1
+        account = client.engine_account().address
+        assert chain.eth.get_transaction_count(account) == LedgerBlock.objects.get().nonce + 1
+
+    def test_a_reorg_before_confirmation_is_detected_and_the_block_anchored_again(
+        self, chain, source, settings
+    ):
+        settings.CHAIN_CONFIRMATIONS = 2
+        append(source, [5])
+        blocks_seal()
+        client.anchor_contract()  # deployed before the snapshot
+        snapshot = chain.testing.snapshot()
+        blocks_send()
+        assert blocks_confirm() == 0
+
+        chain.testing.revert(snapshot)  # the anchoring transaction is gone
+
+        assert blocks_confirm() == 0
+        assert LedgerBlock.objects.get().status == "signed"
+        assert blocks_send() == 1
+        chain.testing.mine(1)
+        assert blocks_confirm() == 1
+        assert len(anchored_events(chain)) == 1
+        assert states() == ["Processed"]
+
+    def test_a_reverted_transaction_is_signed_again_with_a_fresh_nonce(
+        self, chain, source, monkeypatch
+    ):
+        append(source, [5])
+        blocks_seal()
+        # Anchor height 1 behind the engine's back so the block's own transaction reverts.
+        contract = client.anchor_contract()
+        account = client.engine_account()
+        sneaky = contract.functions.anchor(1, b"\1" * 32, b"\2" * 32, 1).build_transaction(
+            {"from": account.address, "nonce": chain.eth.get_transaction_count(account.address)}
+        )
+        chain.eth.send_raw_transaction(account.sign_transaction(sneaky).raw_transaction)
+        blocks_send()
+
+        assert blocks_confirm() == 0
+        block = LedgerBlock.objects.get()
+        assert block.status == "sealed" and "reverted" in block.last_error
+        assert states() == ["Pending"]
+
+    def test_no_node_call_is_made_inside_a_database_transaction(self, chain):
+        with pytest.raises(client.RpcInsideTransaction), transaction.atomic():
+            client.web3().eth.get_block("latest")
