@@ -8,6 +8,7 @@ standard codes; the methods' own codes are in ``energy.ingestion``.
 import datetime as dt
 import json
 import logging
+import re
 import uuid
 
 from django.http import HttpResponse
@@ -35,7 +36,31 @@ def _parse_int(text: str):
     return int(text) if len(text) <= 20 else NotAnInteger(text)
 
 
+MAX_DEPTH = 32
+_ESCAPES = re.compile(rb"\\\\|\\\"")
+_STRINGS = re.compile(rb'"[^"]*"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def _depth(body: bytes) -> int:
+    """How deeply the JSON nests, read without recursing.
+
+    Libraries the engine loads (py_ecc, py-evm) raise the interpreter's
+    recursion limit to 100,000, past what the C stack holds, so the JSON
+    parser must never meet deep nesting: strings are cut out (escapes first),
+    and the brackets left over are counted.
+    """
+    brackets = _STRINGS.sub(b"", _ESCAPES.sub(b"", body)).translate(None, _NOT_BRACKETS)
+    depth = deepest = 0
+    for byte in brackets:
+        depth += 1 if byte in b"[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
 def _decode(body: bytes):
+    if _depth(body) > MAX_DEPTH:
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
     return json.loads(
         body, parse_float=NotAnInteger, parse_constant=NotAnInteger, parse_int=_parse_int
     )

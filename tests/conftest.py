@@ -1,6 +1,7 @@
 import pytest
 from rest_framework.test import APIClient
 
+from chain import client
 from tests.factories import CustomerFactory, SourceFactory, token_for
 
 
@@ -29,3 +30,17 @@ def client_for():
 @pytest.fixture
 def api(client_for, customer) -> APIClient:
     return client_for(customer)
+
+
+@pytest.fixture
+def chain(settings):
+    """A fresh in-process chain (eth-tester) for the test, one confirmation deep.
+
+    Node calls are refused inside database transactions, so tests using it
+    need ``django_db(transaction=True)``.
+    """
+    settings.CHAIN_CONFIRMATIONS = 1
+    w3 = client._in_process_web3()
+    client.use_web3(w3)
+    yield w3
+    client.use_web3(None)

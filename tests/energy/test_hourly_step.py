@@ -153,15 +153,21 @@ def test_consumption_pushed_over_json_rpc_is_recorded(customer):
     assert list(Reading.objects.values_list("energy", flat=True)) == [10, 20]
 
 
-def test_run_pipeline_runs_until_idle_and_says_what_it_did(miner):
+@pytest.mark.django_db(transaction=True)
+def test_run_pipeline_runs_until_idle_and_says_what_it_did(chain, customer):
+    miner = Miner(seed=33)
+    SourceFactory(customer=customer, miner_address=miner.address.lower())
     a_day_of_reports(miner, SOLAR_DAY)
     out = StringIO()
 
     call_command("run_pipeline", stdout=out)
 
     lines = out.getvalue().splitlines()
-    assert lines[-1] == "pipeline idle (hourly attributions 24)"
-    assert Attribution.objects.count() == 24
+    assert lines[-1] == (
+        "pipeline idle (hourly attributions 24, attributions sealed 24, blocks sent 1,"
+        " blocks confirmed 1)"
+    )
+    assert set(Attribution.objects.values_list("state", flat=True)) == {"Processed"}
 
 
 @pytest.mark.django_db(transaction=True)
