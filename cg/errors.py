@@ -22,6 +22,12 @@ class InvalidParameter(exceptions.APIException):
         self.param = param
 
 
+class NotAnchored(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "not_anchored"
+    default_detail = "Not sealed into a ledger block yet; try again after the next anchoring."
+
+
 def error_body(code: int, error: str, message: str, **extra) -> dict:
     return {"code": code, "error": error, "message": message, **extra}
 
@@ -32,6 +38,7 @@ _ERROR_WORDS = {
     404: "not_found",
     405: "method_not_allowed",
     406: "not_acceptable",
+    409: "not_anchored",
     415: "unsupported_media_type",
     429: "throttled",
 }

@@ -59,3 +59,12 @@ def daily_page(*, source: Source, page: Page) -> tuple[int, list[DailyAggregate]
         .order_by("-seq")
     )
     return total, list(rows)
+
+
+def attribution_get(*, source: Source, attribution_id: str) -> Attribution:
+    """One of the source's transactions (service ones included); raises DoesNotExist."""
+    if not (attribution_id.isascii() and attribution_id.isdigit()) or len(attribution_id) > 18:
+        raise Attribution.DoesNotExist(attribution_id)
+    return Attribution.objects.select_related("ledger_block", "source").get(
+        pk=int(attribution_id), source=source
+    )

@@ -75,3 +75,23 @@ class RecTransactionSerializer(AttributionSerializer):
     """A transaction inside /recs/{id}: the REC is the enclosing object."""
 
     rec = None
+
+
+class ProofSerializer(serializers.Serializer):
+    """Schema of /attributions/{deviceId}/{id}/proof (chain fields once anchored)."""
+
+    attribution_id = serializers.IntegerField()
+    leaf = serializers.CharField(help_text="0x + keccak-256 of the attribution's ABI encoding")
+    leaf_fields = serializers.DictField(help_text="what the leaf encodes")
+    proof = serializers.ListField(child=serializers.CharField())
+    root = serializers.CharField()
+    ledger_height = serializers.IntegerField()
+    ledger_block_hash = serializers.CharField()
+    previous_block_hash = serializers.CharField()
+    leaf_count = serializers.IntegerField()
+    status = serializers.CharField()
+    chain_id = serializers.IntegerField(required=False)
+    contract_address = serializers.CharField(required=False)
+    transaction_hash = serializers.CharField(required=False)
+    chain_block_number = serializers.IntegerField(required=False)
+    chain_block_hash = serializers.CharField(required=False)

@@ -10,4 +10,9 @@ urlpatterns = [
         name="attributions",
     ),
     path("attributions/<str:device_id>/daily", views.DailyListView.as_view(), name="daily"),
+    path(
+        "attributions/<str:device_id>/<str:attribution_id>/proof",
+        views.ProofView.as_view(),
+        name="proof",
+    ),
 ]

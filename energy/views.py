@@ -3,16 +3,19 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from cg.errors import NotAnchored
 from cg.paging import page_from
 from cg.serializers import with_total
 from cg.views import PAGE_PARAMETERS
+from chain.selectors import attribution_proof
 from energy import selectors
-from energy.models import Source
+from energy.models import Attribution, Source
 from energy.serializers import (
     AttributionListItemSerializer,
     AttributionSerializer,
     DailyListItemSerializer,
     DailySerializer,
+    ProofSerializer,
     SourceListItemSerializer,
     SourceSerializer,
 )
@@ -55,6 +58,27 @@ class AttributionListView(APIView):
         source = _source(request, device_id)
         total, rows = selectors.attribution_page(source=source, page=page)
         return Response(with_total(total, AttributionSerializer(rows, many=True).data))
+
+
+class ProofView(APIView):
+    @extend_schema(
+        operation_id="attribution_proof",
+        parameters=[
+            DEVICE_ID,
+            OpenApiParameter("attribution_id", int, OpenApiParameter.PATH),
+        ],
+        responses=ProofSerializer,
+    )
+    def get(self, request, device_id: str, attribution_id: str):
+        source = _source(request, device_id)
+        try:
+            attribution = selectors.attribution_get(source=source, attribution_id=attribution_id)
+        except Attribution.DoesNotExist:
+            raise NotFound(f"No transaction {attribution_id!r} of this source.") from None
+        proof = attribution_proof(attribution=attribution)
+        if proof is None:
+            raise NotAnchored()
+        return Response(proof)
 
 
 class DailyListView(APIView):

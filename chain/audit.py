@@ -1,0 +1,87 @@
+"""Audit of the whole ledger against itself and against the chain."""
+
+from collections.abc import Iterator
+
+from chain import client
+from chain.hashing import GENESIS, attribution_leaf, block_hash, merkle_root
+from chain.models import LedgerBlock
+from energy.models import Attribution
+
+EVENT_CHUNK = 10_000  # chain blocks per eth_getLogs call
+
+
+def _anchored_events() -> dict[int, dict]:
+    """Every Anchored event of the contract, by ledger height."""
+    w3 = client.web3()
+    contract = client.anchor_contract()
+    head = w3.eth.block_number
+    events: dict[int, dict] = {}
+    for start in range(0, head + 1, EVENT_CHUNK):
+        logs = contract.events.Anchored().get_logs(
+            from_block=start, to_block=min(start + EVENT_CHUNK - 1, head)
+        )
+        for log in logs:
+            events[log["args"]["height"]] = {
+                "root": bytes(log["args"]["root"]).hex(),
+                "hash": bytes(log["args"]["blockHash"]).hex(),
+                "count": log["args"]["count"],
+                "chain_block_number": log["blockNumber"],
+                "chain_block_hash": bytes(log["blockHash"]).hex(),
+            }
+    return events
+
+
+def ledger_problems() -> Iterator[str]:
+    """Every row, root, block hash or anchor that does not match; nothing if all do."""
+    previous = GENESIS
+    expected_height = 1
+    anchored = {b.height for b in LedgerBlock.objects.exclude(status=LedgerBlock.Status.SEALED)}
+    events = _anchored_events() if anchored else {}
+    for block in LedgerBlock.objects.order_by("height").iterator():
+        if block.height != expected_height:
+            yield f"block {block.height}: expected height {expected_height}"
+        expected_height = block.height + 1
+        rows = block.attributions.order_by("effective_time", "id").values_list(
+            "id", "source__client_id", "external_id", "effective_time", "value", "hash"
+        )
+        leaves = []
+        for pk, client_id, external_id, when, value, stored in rows.iterator(chunk_size=10_000):
+            leaf = attribution_leaf(client_id, external_id, when, value)
+            if leaf.hex() != stored:
+                yield f"attribution {pk}: its content no longer hashes to its leaf {stored}"
+            # The root is rebuilt from the stored leaves, so an edited row is named
+            # once, and a rewritten leaf shows in the root as well.
+            leaves.append(bytes.fromhex(stored) if stored else leaf)
+        if len(leaves) != block.count:
+            yield f"block {block.height}: {len(leaves)} attributions, sealed with {block.count}"
+        root = merkle_root(leaves) if leaves else b""
+        if root.hex() != block.root:
+            yield f"block {block.height}: its leaves give root {root.hex()}, not {block.root}"
+        if block.previous_hash != previous.hex():
+            yield f"block {block.height}: previous hash does not match block {block.height - 1}"
+        computed = block_hash(previous, block.height, bytes.fromhex(block.root), block.count)
+        if computed.hex() != block.hash:
+            yield f"block {block.height}: block hash {block.hash} should be {computed.hex()}"
+        previous = bytes.fromhex(block.hash)
+        if block.height in anchored:
+            yield from _check_anchor(block, events.pop(block.height, None))
+    for height in sorted(events):
+        yield f"chain: height {height} is anchored on chain but not in the ledger"
+    loose = Attribution.objects.filter(ledger_block__isnull=True).exclude(state="New")
+    for pk in loose.filter(kind="metered").values_list("pk", flat=True)[:100]:
+        yield f"attribution {pk}: moved past New without a ledger block"
+
+
+def _check_anchor(block: LedgerBlock, event: dict | None) -> Iterator[str]:
+    if event is None:
+        if block.status == LedgerBlock.Status.CONFIRMED:
+            yield f"block {block.height}: confirmed, but no Anchored event on chain"
+        return
+    for field, ours in (("root", block.root), ("hash", block.hash), ("count", block.count)):
+        if event[field] != ours:
+            yield f"block {block.height}: chain has {field} {event[field]}, ledger {ours}"
+    if block.status == LedgerBlock.Status.CONFIRMED and (
+        event["chain_block_number"] != block.chain_block_number
+        or event["chain_block_hash"] != block.chain_block_hash
+    ):
+        yield f"block {block.height}: anchored in chain block {event['chain_block_number']}"

@@ -1,0 +1,162 @@
+"""Proofs anyone can check with web3 alone, and verify_ledger catching tampering."""
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+from django.test import Client
+from eth_abi import encode
+from eth_hash.auto import keccak
+
+from chain import client
+from chain.hashing import merkle_verify
+from chain.services import anchoring_round
+from energy.models import Attribution
+from tests.factories import SourceFactory, append, token_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def anchored(chain):
+    source = SourceFactory()
+    rows = append(source, [12_312_000, 5, 0, 77])
+    anchoring_round()
+    api = Client()
+    api.defaults["HTTP_AUTHORIZATION"] = f"Bearer {token_for(source.customer)}"
+    return source, rows, api
+
+
+def proof_url(source, attribution) -> str:
+    return f"/api/v1/energy/attributions/{source.external_id}/{attribution.pk}/proof"
+
+
+def test_a_proof_checks_out_against_the_chain_with_web3_alone(chain, anchored):
+    source, rows, api = anchored
+
+    proof = api.get(proof_url(source, rows[1])).json()
+
+    # 1. The leaf is what the attribution asserts.
+    fields = proof["leaf_fields"]
+    leaf = keccak(
+        encode(
+            ["bytes32", "bytes32", "bytes32", "uint64", "int256"],
+            [
+                keccak(b"cg.attribution.v1"),
+                bytes.fromhex(fields["client_id"][2:]),
+                keccak(fields["external_id"].encode()),
+                fields["effective_time"],
+                fields["value"],
+            ],
+        )
+    )
+    assert "0x" + leaf.hex() == proof["leaf"] and fields["value"] == 5
+    # 2. The proof leads to the root, as OpenZeppelin's MerkleProof checks it on chain.
+    nodes = [bytes.fromhex(p[2:]) for p in proof["proof"]]
+    root = bytes.fromhex(proof["root"][2:])
+    assert merkle_verify(nodes, root, leaf)
+    contract = chain.eth.contract(
+        address=proof["contract_address"], abi=client.anchor_artifact()["abi"]
+    )
+    assert contract.functions.verify(nodes, root, leaf).call()
+    # 3. The root is what was anchored at that height, in that chain block.
+    [event] = contract.events.Anchored().get_logs(
+        from_block=proof["chain_block_number"],
+        to_block=proof["chain_block_number"],
+        argument_filters={"height": proof["ledger_height"]},
+    )
+    assert bytes(event["args"]["root"]) == root
+    assert "0x" + bytes(event["blockHash"]).hex() == proof["chain_block_hash"]
+    assert event["transactionHash"].to_0x_hex() == proof["transaction_hash"]
+    assert proof["chain_id"] == chain.eth.chain_id
+
+
+def test_an_unsealed_transaction_has_no_proof_yet(chain):
+    source = SourceFactory()
+    [row] = append(source, [-5])  # consumption is never sealed
+    api = Client()
+    api.defaults["HTTP_AUTHORIZATION"] = f"Bearer {token_for(source.customer)}"
+
+    response = api.get(proof_url(source, row))
+
+    assert response.status_code == 409
+    assert response.json()["error"] == "not_anchored"
+
+
+def test_another_devices_or_customers_transaction_is_404(anchored):
+    source, rows, api = anchored
+    other = SourceFactory(customer=source.customer)
+    stranger = SourceFactory()
+
+    assert api.get(proof_url(other, rows[0])).status_code == 404
+    assert api.get(proof_url(stranger, rows[0])).status_code == 404
+    assert api.get(f"/api/v1/energy/attributions/{source.pk}/abc/proof").status_code == 404
+
+
+def verify() -> str:
+    out = StringIO()
+    call_command("verify_ledger", stdout=out)
+    return out.getvalue()
+
+
+def tamper(sql: str, params: list) -> None:
+    """Write past the append-only triggers, as someone with database access could."""
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE energy_attribution DISABLE TRIGGER USER")
+        cursor.execute(sql, params)
+        cursor.execute("ALTER TABLE energy_attribution ENABLE TRIGGER USER")
+
+
+def test_verify_ledger_passes_on_an_untouched_ledger(anchored):
+    assert verify().splitlines()[-1].startswith("ledger verified: 1 block(s)")
+
+
+def test_verify_ledger_names_an_attribution_whose_value_was_edited(anchored):
+    _, rows, _ = anchored
+    tamper("UPDATE energy_attribution SET value = value + 1 WHERE id = %s", [rows[2].pk])
+
+    out = StringIO()
+    with pytest.raises(CommandError, match="1 problem"):
+        call_command("verify_ledger", stdout=out)
+
+    assert f"attribution {rows[2].pk}: its content no longer hashes" in out.getvalue()
+
+
+def test_verify_ledger_catches_a_rewritten_leaf_and_root(anchored):
+    _, rows, _ = anchored
+    tamper("UPDATE energy_attribution SET hash = %s WHERE id = %s", ["ab" * 32, rows[0].pk])
+
+    out = StringIO()
+    with pytest.raises(CommandError):
+        call_command("verify_ledger", stdout=out)
+
+    assert f"attribution {rows[0].pk}" in out.getvalue()
+    assert "block 1: its leaves give root" in out.getvalue()
+
+
+def test_verify_ledger_catches_a_block_whose_root_differs_from_the_chain(anchored):
+    from chain.models import LedgerBlock
+
+    LedgerBlock.objects.update(root="cd" * 32)
+
+    out = StringIO()
+    with pytest.raises(CommandError):
+        call_command("verify_ledger", stdout=out)
+
+    text = out.getvalue()
+    assert "block 1: its leaves give root" in text
+    assert "block 1: chain has root" in text
+    assert Attribution.objects.count() == 4
+
+
+def test_chain_deploy_prints_a_working_contract_address_last(chain):
+    out = StringIO()
+
+    call_command("chain_deploy", stdout=out)
+
+    address = out.getvalue().splitlines()[-1]
+    assert chain.eth.get_code(address)
+    contract = chain.eth.contract(address=address, abi=client.anchor_artifact()["abi"])
+    assert contract.functions.engine().call() == client.engine_account().address
