@@ -15,7 +15,14 @@ TEST_ENV = DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
 BENCH_ENV = DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
 	SECRET_KEY=bench-only-secret-key CHAIN_PRIVATE_KEY=$(DEV_KEY)
 
-.PHONY: run test bench lint format check clean
+.PHONY: run test bench lint format check clean contracts
+
+# The Solidity compiler and anvil come from the npm registry, pinned by the lockfile.
+node_modules/.installed: package.json package-lock.json
+	@# npm ci refuses a lockfile without the other platforms' anvil binaries, which npm 11
+	@# leaves out of it; install honours the locked versions all the same.
+	npm install --no-audit --no-fund --loglevel=error
+	touch $@
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,14 +37,16 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.installed
 
 run: $(VENV)/.installed
+	@command -v npm >/dev/null && $(MAKE) --no-print-directory node_modules/.installed || \
+		echo "npm not found: anchoring will use an in-process chain"
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py serve --port $(PORT)
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test node_modules/.installed
 	@$(TEST_ENV) $(BIN)/python -m cg.preflight
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
 
-bench: $(VENV)/.installed-test
+bench: $(VENV)/.installed-test node_modules/.installed
 	@$(BENCH_ENV) $(BIN)/python -m cg.preflight
 	$(BENCH_ENV) $(BIN)/python bench/read_api.py
 	$(BENCH_ENV) $(BIN)/python bench/ingest.py
@@ -54,5 +63,9 @@ check: $(VENV)/.installed-test
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
+# Recompile the contracts into chain/artifacts (committed: Python needs no Node).
+contracts: node_modules/.installed
+	npm run -s compile
+
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) var node_modules .pytest_cache .ruff_cache .hypothesis

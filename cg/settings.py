@@ -165,6 +165,7 @@ if CHAIN_PRIVATE_KEY is None:
 if not re.fullmatch(r"0x[0-9a-fA-F]{64}", CHAIN_PRIVATE_KEY):
     raise ImproperlyConfigured("CHAIN_PRIVATE_KEY must be 0x followed by 64 hex digits")
 ANCHOR_CONTRACT_ADDRESS = env_str("ANCHOR_CONTRACT_ADDRESS")
+ANVIL_PORT = env_int("ANVIL_PORT", 8545, minimum=1)
 if ANCHOR_CONTRACT_ADDRESS and not re.fullmatch(r"0x[0-9a-fA-F]{40}", ANCHOR_CONTRACT_ADDRESS):
     raise ImproperlyConfigured("ANCHOR_CONTRACT_ADDRESS must be 0x followed by 40 hex digits")
 CHAIN_CONFIRMATIONS = env_int("CHAIN_CONFIRMATIONS", 1 if EMBEDDED else 12, minimum=1)

@@ -1,9 +1,13 @@
+import signal
+import sys
+
 from celery.beat import EmbeddedService
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from cg.celery import app
+from chain import anvil
 
 
 class Command(BaseCommand):
@@ -17,6 +21,32 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
 
     def handle(self, *args, host: str, port: str, **options) -> None:
+        # SIGTERM would end the process on the spot; as SystemExit it stops the
+        # local node below first, so the node writes its chain to disk.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        node = self._local_chain() if settings.EMBEDDED else None
+        try:
+            self._serve(host, port)
+        finally:
+            if node is not None:
+                anvil.stop(node)
+
+    def _local_chain(self):
+        """Embedded mode anchors on a local anvil node that keeps its chain under var/."""
+        if settings.WEB3_PROVIDER_URI:
+            return None
+        if not anvil.available():
+            self.stderr.write(
+                "Node.js or the anvil package is missing (npm ci installs it): anchoring on an "
+                "in-process chain, whose anchors will NOT survive a restart."
+            )
+            return None
+        node, url = anvil.start(settings.ANVIL_PORT, state=settings.VAR_DIR / "anvil-state.json")
+        settings.WEB3_PROVIDER_URI = url  # this process only: the node it just started
+        self.stdout.write(f"anvil running at {url}, its chain kept in var/anvil-state.json")
+        return node
+
+    def _serve(self, host: str, port: str) -> None:
         if settings.CELERY_TASK_ALWAYS_EAGER:
             # Register the tasks here, as a worker would: beat runs a registered
             # task in place (eager); an unknown one it could only send to a broker.
