@@ -23,8 +23,9 @@ def load(count: int, per_rec: int) -> tuple[str, object]:
     from django.db import connection, transaction
     from django.utils import timezone
 
+    from energy.daily import daily_refresh
     from energy.models import Customer, Source
-    from energy.services import daily_refresh, token_create
+    from energy.services import token_create
     from energy.units import MWH
 
     customer = Customer.objects.create(name="bench")
@@ -88,7 +89,9 @@ def load(count: int, per_rec: int) -> tuple[str, object]:
                 )
         copy_seconds = time.perf_counter() - t0
         t0 = time.perf_counter()
-        daily_refresh(source_id=source.pk, since=start.date())
+        daily_refresh(
+            {source.pk: {(start + dt.timedelta(days=d)).date() for d in range(count // 24 + 1)}}
+        )
         refresh_seconds = time.perf_counter() - t0
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE energy_attribution")

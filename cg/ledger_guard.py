@@ -1,7 +1,9 @@
 """PostgreSQL triggers that keep ledger tables append-only.
 
 A ledger row may move forward (state, anchoring, REC link) but never be
-deleted, and what it asserts never changes: corrections are new rows. Only
+deleted, and what it asserts never changes: corrections are new rows. The
+trigger fires only for updates that name a frozen column, so the bulk updates
+that move rows forward pay nothing for it. Only
 PostgreSQL, the production database, gets them; embedded SQLite rebuilds
 tables on schema changes, which would silently drop such triggers.
 """
@@ -9,7 +11,7 @@ tables on schema changes, which would silently drop such triggers.
 from django.db import migrations
 
 
-def guard(table: str, frozen_columns: list[str]) -> migrations.RunPython:
+def guard(table: str, frozen_columns: list[str], *, replace: bool = False) -> migrations.RunPython:
     function = f"{table}_append_only"
     changed = " OR ".join(f"NEW.{c} IS DISTINCT FROM OLD.{c}" for c in frozen_columns)
     create = f"""
@@ -25,17 +27,19 @@ def guard(table: str, frozen_columns: list[str]) -> migrations.RunPython:
             END IF;
             RETURN NEW;
         END $$;
-        CREATE TRIGGER {function} BEFORE UPDATE OR DELETE ON {table}
-            FOR EACH ROW EXECUTE FUNCTION {function}();
+        CREATE TRIGGER {function} BEFORE UPDATE OF {", ".join(frozen_columns)} OR DELETE
+            ON {table} FOR EACH ROW EXECUTE FUNCTION {function}();
     """
     drop = f"DROP TRIGGER {function} ON {table}; DROP FUNCTION {function}();"
 
     def forward(apps, schema_editor):
         if schema_editor.connection.vendor == "postgresql":
+            if replace:
+                schema_editor.execute(drop)
             schema_editor.execute(create)
 
     def backward(apps, schema_editor):
-        if schema_editor.connection.vendor == "postgresql":
+        if schema_editor.connection.vendor == "postgresql" and not replace:
             schema_editor.execute(drop)
 
     return migrations.RunPython(forward, backward, elidable=False)

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from chain import client
 from chain.hashing import GENESIS, attribution_leaf, block_hash, merkle_root
 from chain.models import LedgerBlock
-from energy.models import Attribution
+from energy.models import Attribution, Source
 
 EVENT_CHUNK = 10_000  # chain blocks per eth_getLogs call
 
@@ -35,23 +35,18 @@ def ledger_problems() -> Iterator[str]:
     """Every row, root, block hash or anchor that does not match; nothing if all do."""
     previous = GENESIS
     expected_height = 1
-    anchored = {b.height for b in LedgerBlock.objects.exclude(status=LedgerBlock.Status.SEALED)}
+    unsent = LedgerBlock.objects.exclude(status=LedgerBlock.Status.SEALED)
+    anchored = set(unsent.values_list("height", flat=True))
     events = _anchored_events() if anchored else {}
     for block in LedgerBlock.objects.order_by("height").iterator():
         if block.height != expected_height:
             yield f"block {block.height}: expected height {expected_height}"
         expected_height = block.height + 1
-        rows = block.attributions.order_by("effective_time", "id").values_list(
-            "id", "source__client_id", "external_id", "effective_time", "value", "hash"
-        )
         leaves = []
-        for pk, client_id, external_id, when, value, stored in rows.iterator(chunk_size=10_000):
-            leaf = attribution_leaf(client_id, external_id, when, value)
-            if leaf.hex() != stored:
-                yield f"attribution {pk}: its content no longer hashes to its leaf {stored}"
-            # The root is rebuilt from the stored leaves, so an edited row is named
-            # once, and a rewritten leaf shows in the root as well.
-            leaves.append(bytes.fromhex(stored) if stored else leaf)
+        for problem, leaf in _leaves(block):
+            if problem:
+                yield problem
+            leaves.append(leaf)
         if len(leaves) != block.count:
             yield f"block {block.height}: {len(leaves)} attributions, sealed with {block.count}"
         root = merkle_root(leaves) if leaves else b""
@@ -70,6 +65,33 @@ def ledger_problems() -> Iterator[str]:
     loose = Attribution.objects.filter(ledger_block__isnull=True).exclude(state="New")
     for pk in loose.filter(kind="metered").values_list("pk", flat=True)[:100]:
         yield f"attribution {pk}: moved past New without a ledger block"
+
+
+def _leaves(block: LedgerBlock) -> Iterator[tuple[str | None, bytes]]:
+    """Each sealed leaf of the block, with what is wrong with its attribution if anything.
+
+    The root is rebuilt from the sealed leaves, so an edited row is named once,
+    and a rewritten leaf shows in the root as well.
+    """
+    sealed = block.leaf_list()
+    rows = Attribution.objects.in_bulk([pk for pk, _ in sealed])
+    clients = dict(
+        Source.objects.filter(pk__in={r.source_id for r in rows.values()}).values_list(
+            "pk", "client_id"
+        )
+    )
+    for pk, leaf in sealed:
+        row = rows.get(pk)
+        if row is None:
+            yield f"block {block.height}: attribution {pk} is gone", leaf
+            continue
+        content = (clients[row.source_id], row.external_id, row.effective_time, row.value)
+        if attribution_leaf(*content) != leaf:
+            yield f"attribution {pk}: its content no longer hashes to its leaf {leaf.hex()}", leaf
+        elif block.rows_marked and (row.hash != leaf.hex() or row.ledger_block_id != block.pk):
+            yield f"attribution {pk}: its hash or block is not block {block.height}'s", leaf
+        else:
+            yield None, leaf
 
 
 def _check_anchor(block: LedgerBlock, event: dict | None) -> Iterator[str]:

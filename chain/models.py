@@ -27,6 +27,16 @@ class LedgerBlock(models.Model):
     hash = models.CharField(max_length=64, unique=True)
     count = models.IntegerField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.SEALED)
+    # The leaves in tree order, and the attribution each one hashes: 32 and
+    # 8 bytes apiece. Sealing writes nothing to the attributions themselves;
+    # they get their hash and block when the block is sent, with their move to
+    # Pending, so each attribution row is rewritten twice, not three times.
+    leaves = models.BinaryField()
+    leaf_ids = models.BinaryField()
+    # Where the next block starts while this one's rows are not marked yet.
+    last_effective_time = models.DateTimeField()
+    last_attribution_id = models.BigIntegerField()
+    rows_marked = models.BooleanField(default=False)
 
     chain_id = models.BigIntegerField(null=True, blank=True)
     contract_address = models.CharField(max_length=42, blank=True)
@@ -69,7 +79,7 @@ class LedgerBlock(models.Model):
             ),
         ]
         indexes = [
-            # Serves the sender and the confirmer: the unfinished blocks in order.
+            # Serves the sender, the confirmer and the sealer's cursor: unfinished blocks.
             models.Index(
                 fields=["status", "height"],
                 name="chain_block_unfinished",
@@ -79,6 +89,14 @@ class LedgerBlock(models.Model):
 
     def __str__(self) -> str:
         return f"block {self.height} ({self.status})"
+
+    def leaf_list(self) -> list[tuple[int, bytes]]:
+        """(attribution id, leaf) in tree order."""
+        leaves, ids = bytes(self.leaves), bytes(self.leaf_ids)
+        return [
+            (int.from_bytes(ids[8 * i : 8 * i + 8], "big"), leaves[32 * i : 32 * i + 32])
+            for i in range(self.count)
+        ]
 
 
 class AnchorDeployment(models.Model):

@@ -5,18 +5,12 @@ from chain.models import LedgerBlock
 from energy.models import Attribution
 
 
-def block_leaves(block: LedgerBlock) -> list[tuple[int, bytes]]:
-    """(attribution id, leaf hash) of a block, in the order the tree was built."""
-    rows = block.attributions.order_by("effective_time", "id").values_list("id", "hash")
-    return [(pk, bytes.fromhex(leaf)) for pk, leaf in rows]
-
-
 def attribution_proof(*, attribution: Attribution) -> dict | None:
     """Everything needed to check the attribution against the chain; None if unsealed."""
     block = attribution.ledger_block
     if block is None:
         return None
-    leaves = block_leaves(block)
+    leaves = block.leaf_list()
     index = [pk for pk, _ in leaves].index(attribution.pk)
     levels = merkle_levels([leaf for _, leaf in leaves])
     source = attribution.source

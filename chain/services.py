@@ -10,11 +10,13 @@ never leaves a gap in the account's nonces.
 
 import datetime as dt
 import logging
+from collections import defaultdict
 
 import requests
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Max, Min
+from django.db.models import BigIntegerField, Max, Q
+from django.db.models.functions import Cast, Extract
 from django.utils import timezone
 from eth_utils.exceptions import ValidationError as EthValidationError
 from web3.exceptions import TransactionNotFound, Web3RPCError
@@ -23,8 +25,8 @@ from cg.sql import update_by_id
 from chain import client
 from chain.hashing import GENESIS, attribution_leaf, block_hash, merkle_root
 from chain.models import LedgerBlock
-from energy.models import Attribution, State
-from energy.services import daily_refresh_many
+from energy.daily import daily_refresh
+from energy.models import Attribution, Source, State
 
 log = logging.getLogger(__name__)
 Status = LedgerBlock.Status
@@ -39,38 +41,73 @@ def _serialize(name: str) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCKS[name]])
 
 
+def _unsealed():
+    """Generation not yet in a block, oldest first; while some block's rows are not
+    marked yet, only what comes after that block (later blocks pick up the rest)."""
+    rows = Attribution.objects.filter(
+        ledger_block__isnull=True, kind=Attribution.Kind.METERED, value__gte=0
+    )
+    pending = (
+        LedgerBlock.objects.filter(rows_marked=False)
+        .order_by("-height")
+        .only("last_effective_time", "last_attribution_id")
+        .first()
+    )
+    if pending is not None:
+        when, pk = pending.last_effective_time, pending.last_attribution_id
+        # The redundant >= bound is what the index can seek on.
+        rows = rows.filter(
+            Q(effective_time__gte=when),
+            Q(effective_time__gt=when) | Q(effective_time=when, id__gt=pk),
+        )
+    return rows.order_by("effective_time", "id")
+
+
+def _unsealed_rows(limit: int) -> list[tuple]:
+    """(id, source id, external id, epoch seconds, value) of the next rows to seal."""
+    fields = ("id", "source_id", "external_id", "epoch", "value")
+    if connection.vendor != "postgresql":
+        rows = _unsealed().values_list(*fields[:3], "effective_time", "value")[:limit]
+        return [(i, s, e, int(t.timestamp()), v) for i, s, e, t, v in rows]
+    epoch = Cast(Extract("effective_time", "epoch"), BigIntegerField())
+    query = _unsealed().annotate(epoch=epoch).values_list(*fields)[:limit]
+    # Plain tuples straight from the driver: Django's per-row converters cost
+    # more than hashing the rows.
+    sql, params = query.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
 def blocks_seal(*, limit: int | None = None) -> int:
     """Seal the oldest unsealed generation into one ledger block; the attributions sealed."""
     limit = limit or settings.BLOCK_MAX_TXS
     with transaction.atomic():
         _serialize("seal")
-        rows = list(
-            Attribution.objects.filter(
-                ledger_block__isnull=True, kind=Attribution.Kind.METERED, value__gte=0
-            )
-            .order_by("effective_time", "id")
-            .values_list("id", "source__client_id", "external_id", "effective_time", "value")[
-                :limit
-            ]
-        )
+        rows = _unsealed_rows(limit)
         if not rows:
             return 0
-        leaves = [attribution_leaf(c, e, t, v) for _, c, e, t, v in rows]
+        clients = {
+            pk: bytes.fromhex(client_id[2:])
+            for pk, client_id in Source.objects.filter(pk__in={row[1] for row in rows}).values_list(
+                "pk", "client_id"
+            )
+        }
+        leaves = [attribution_leaf(clients[s], e, t, v) for _, s, e, t, v in rows]
         root = merkle_root(leaves)
-        last = LedgerBlock.objects.order_by("-height").first()
+        last = LedgerBlock.objects.order_by("-height").only("height", "hash").first()
         height = last.height + 1 if last else 1
         previous = bytes.fromhex(last.hash) if last else GENESIS
-        block = LedgerBlock.objects.create(
+        LedgerBlock.objects.create(
             height=height,
             previous_hash=previous.hex(),
             root=root.hex(),
             hash=block_hash(previous, height, root, len(leaves)).hex(),
             count=len(leaves),
-        )
-        update_by_id(
-            "energy_attribution",
-            {"hash": "varchar", "ledger_block_id": "bigint"},
-            [(row[0], leaf.hex(), block.pk) for row, leaf in zip(rows, leaves, strict=True)],
+            leaves=b"".join(leaves),
+            leaf_ids=b"".join(row[0].to_bytes(8, "big") for row in rows),
+            last_effective_time=dt.datetime.fromtimestamp(rows[-1][3], dt.UTC),
+            last_attribution_id=rows[-1][0],
         )
     return len(rows)
 
@@ -78,10 +115,13 @@ def blocks_seal(*, limit: int | None = None) -> int:
 def _move_rows(block: LedgerBlock, from_state: str, **changes) -> None:
     """Move the block's attributions on, and refresh the daily rows they sit in."""
     rows = Attribution.objects.filter(ledger_block=block, state=from_state)
-    firsts = rows.order_by().values_list("source_id").annotate(first=Min("effective_time"))
-    since = {source_id: first.astimezone(dt.UTC).date() for source_id, first in firsts}
+    days = defaultdict(set)
+    for source_id, day in (
+        rows.order_by().values_list("source_id", "effective_time__date").distinct()
+    ):
+        days[source_id].add(day)
     rows.update(state_changed=timezone.now(), modified=timezone.now(), **changes)
-    daily_refresh_many(since)
+    daily_refresh(days)
 
 
 def _backoff(block: LedgerBlock, error: str, status: str | None = None) -> None:
@@ -141,10 +181,21 @@ def _sign(block: LedgerBlock) -> LedgerBlock:
 
 
 def _mark_sent(block: LedgerBlock) -> None:
+    """The node has the transaction: the block's rows get their hash and go Pending."""
     with transaction.atomic():
         updated = LedgerBlock.objects.filter(pk=block.pk, status=Status.SIGNED).update(
-            status=Status.SENT, sent_at=timezone.now(), next_attempt_at=None, last_error=""
+            status=Status.SENT,
+            sent_at=timezone.now(),
+            next_attempt_at=None,
+            last_error="",
+            rows_marked=True,
         )
+        if updated and not block.rows_marked:
+            update_by_id(
+                "energy_attribution",
+                {"hash": "varchar", "ledger_block_id": "bigint"},
+                [(pk, leaf.hex(), block.pk) for pk, leaf in block.leaf_list()],
+            )
         if updated:
             _move_rows(block, State.NEW, state=State.PENDING)
 
@@ -217,7 +268,8 @@ def blocks_confirm() -> int:
     """Confirm the sent blocks whose transaction has enough confirmations; how many."""
     confirmed = 0
     w3 = client.web3()
-    for block in LedgerBlock.objects.filter(status=Status.SENT).order_by("height"):
+    sent = LedgerBlock.objects.filter(status=Status.SENT).defer("leaves", "leaf_ids")
+    for block in sent.order_by("height"):
         try:
             receipt = _mined(block)
             if receipt is None:

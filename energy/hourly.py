@@ -16,8 +16,9 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 
 from cg.sql import update_by_id
+from energy.daily import daily_refresh
 from energy.models import Source
-from energy.services import attributions_insert, daily_refresh_many
+from energy.services import attributions_insert
 from energy.units import carbon_offset_mg
 
 HOUR = 3_600_000_000  # microseconds
@@ -126,7 +127,7 @@ def attribute_due_hours(*, limit: int = 1000) -> int:
         if not sources:
             return 0
         readings = _readings(sources)
-        rows, progress, since = [], {}, {}
+        rows, progress, days = [], {}, {}
         for source in sources:
             source_id = source.pk
             hours, reached = close_hours(readings[source_id], _progress_of(source))
@@ -149,13 +150,13 @@ def attribute_due_hours(*, limit: int = 1000) -> int:
                     )
                 )
             progress[source_id] = reached
-            since[source_id] = from_micros(hours[0][0]).date()
+            days[source_id] = {from_micros(hour).date() for hour, _ in hours}
 
         if not rows:
             return 0
         attributions_insert(rows)
         _save_progress(progress)
-        daily_refresh_many(since)
+        daily_refresh(days)
         return len(rows)
 
 

@@ -233,7 +233,11 @@ class Attribution(models.Model):
 
     REMAINDER_BLOCK_ID = "remainder"
 
-    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="attributions")
+    # No single-column FK indexes here: composite indexes below lead with each
+    # of them, and every extra index is written on every state move.
+    source = models.ForeignKey(
+        Source, on_delete=models.PROTECT, related_name="attributions", db_index=False
+    )
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.METERED)
     # 1-based position among the source's metered attributions, in time order:
     # a page is a range of it, whatever its depth.
@@ -253,6 +257,7 @@ class Attribution(models.Model):
         null=True,
         blank=True,
         related_name="transactions",
+        db_index=False,
     )
     remainder = models.BigIntegerField(default=0, help_text="mWh carried to the next REC")
     # The ledger block whose Merkle tree holds this attribution's hash.
@@ -262,6 +267,7 @@ class Attribution(models.Model):
         null=True,
         blank=True,
         related_name="attributions",
+        db_index=False,
     )
     created = models.DateTimeField(auto_now_add=True)
     modified = models.DateTimeField(auto_now=True)
@@ -362,7 +368,7 @@ class Attribution(models.Model):
 class DailyAggregate(models.Model):
     """One row per (source, UTC day, state, REC) of the source's metered attributions.
 
-    Derived, not history: ``energy.services.daily_refresh`` rewrites the rows
+    Derived, not history: ``energy.daily.daily_refresh`` rewrites the rows
     from a day onwards whenever attributions of that day change, so reading
     ``/daily`` never aggregates the attributions themselves.
     """

@@ -12,6 +12,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from energy.auth import token_digest
+from energy.daily import daily_refresh
 from energy.models import ApiToken, Attribution, Customer, Source, State
 from energy.units import carbon_offset_mg
 
@@ -169,7 +170,7 @@ def attributions_append(*, source: Source, rows: Sequence[NewAttribution]) -> li
             )
             for index, row in enumerate(rows, start=1)
         )
-        daily_refresh(source_id=locked.pk, since=rows[0].effective_time.date())
+        daily_refresh({locked.pk: {row.effective_time.date() for row in rows}})
         return list(
             Attribution.objects.filter(source=locked, seq__gt=locked.attribution_count).order_by(
                 "seq"
@@ -188,7 +189,7 @@ def attributions_insert(rows: Iterable[tuple]) -> None:
 
     Rows are (source_id, seq, external_id, effective_time, value, carbon_offset);
     the caller holds the source locks, numbers them after the source's
-    ``attribution_count`` and calls ``daily_refresh_many`` afterwards.
+    ``attribution_count`` and calls ``energy.daily.daily_refresh`` afterwards.
     """
     adapt = connection.ops.adapt_datetimefield_value
     now = adapt(timezone.now())
@@ -207,130 +208,3 @@ def attributions_insert(rows: Iterable[tuple]) -> None:
                 f" VALUES ({', '.join(['%s'] * 11)})",
                 list(full),
             )
-
-
-def daily_refresh(*, source_id: int, since: dt.date) -> None:
-    daily_refresh_many({source_id: since})
-
-
-def daily_refresh_many(since_by_source: dict[int, dt.date]) -> None:
-    """Rewrite the daily rows of each source from its day on, and move its counters.
-
-    Every service that appends attributions or changes their state or REC calls
-    this with the earliest day it touched, inside its own transaction. Only the
-    days from ``since`` on are re-aggregated, so the cost follows the change,
-    not the history, and a handful of statements serve any number of sources.
-    Counters first lose what the old rows of those days held, then gain what
-    the new rows hold; each UPDATE keeps the counter partition CHECK true.
-    """
-    items = sorted(since_by_source.items())
-    with transaction.atomic():
-        for start in range(0, len(items), _REFRESH_CHUNK):
-            chunk = items[start : start + _REFRESH_CHUNK]
-            ids = [source_id for source_id, _ in chunk]
-            list(Source.objects.select_for_update().filter(pk__in=ids).order_by("pk").values("pk"))
-            with connection.cursor() as cursor:
-                _refresh_chunk(cursor, chunk)
-
-
-_REFRESH_CHUNK = 5000
-_BUCKETS = {
-    "rec": "d.rec_id IS NOT NULL",
-    "without_rec": "d.rec_id IS NULL AND d.state = 'Processed'",
-    "new": "d.rec_id IS NULL AND d.state <> 'Processed'",
-}
-
-
-def _since_cte(chunk: list[tuple[int, dt.date]]) -> tuple[str, list]:
-    """``s(source_id, since)``: the sources of this refresh and their first day."""
-    if connection.vendor == "postgresql":
-        return (
-            "s(source_id, since) AS (SELECT * FROM unnest(%s::bigint[], %s::date[]))",
-            [[i for i, _ in chunk], [d for _, d in chunk]],
-        )
-    values = ", ".join(["(%s, %s)"] * len(chunk))
-    params = [v for source_id, day in chunk for v in (source_id, day.isoformat())]
-    return f"s(source_id, since) AS (VALUES {values})", params
-
-
-def _day_of(column: str) -> str:
-    if connection.vendor == "postgresql":
-        return f"({column} AT TIME ZONE 'UTC')::date"
-    return f"date({column})"
-
-
-def _move_counters(cursor, cte: str, params: list, sign: str) -> None:
-    sums = ",\n".join(
-        f"SUM(CASE WHEN {cond} THEN d.number ELSE 0 END) AS {name}_number,\n"
-        f"SUM(CASE WHEN {cond} THEN d.value ELSE 0 END) AS {name}_sum"
-        for name, cond in _BUCKETS.items()
-    )
-    sets = ", ".join(f"{c} = energy_source.{c} {sign} part.{c}" for c in Source.COUNTERS)
-    cursor.execute(
-        f"""
-        WITH {cte}, part AS (
-            SELECT d.source_id, {sums}, SUM(d.number) AS attribution_count
-            FROM energy_dailyaggregate d JOIN s ON d.source_id = s.source_id AND d.day >= s.since
-            GROUP BY d.source_id
-        )
-        UPDATE energy_source
-        SET {sets},
-            attribution_count = energy_source.attribution_count {sign} part.attribution_count
-        FROM part WHERE energy_source.id = part.source_id
-        """,
-        params,
-    )
-
-
-def _refresh_chunk(cursor, chunk: list[tuple[int, dt.date]]) -> None:
-    cte, params = _since_cte(chunk)
-    _move_counters(cursor, cte, params, "-")
-    cursor.execute(
-        f"""
-        WITH {cte}
-        DELETE FROM energy_dailyaggregate WHERE EXISTS (
-            SELECT 1 FROM s WHERE s.source_id = energy_dailyaggregate.source_id
-            AND energy_dailyaggregate.day >= s.since
-        )
-        """,
-        params,
-    )
-    # seq ascending runs oldest day first and, within a day, in the reverse of
-    # the listing order (New, Pending, Processed; unlinked, then by REC), so
-    # that listing by seq descending gives the API's order.
-    cursor.execute(
-        f"""
-        WITH {cte}, g AS (
-            SELECT a.source_id, {_day_of("a.effective_time")} AS day, a.state, a.rec_id,
-                   COUNT(*) AS number, SUM(a.value) AS value
-            FROM energy_attribution a
-            JOIN s ON a.source_id = s.source_id AND a.effective_time >= s.since
-            WHERE a.kind = 'metered'
-            GROUP BY a.source_id, {_day_of("a.effective_time")}, a.state, a.rec_id
-        )
-        INSERT INTO energy_dailyaggregate (source_id, seq, day, state, rec_id, number, value)
-        SELECT g.source_id,
-               COALESCE((SELECT MAX(d.seq) FROM energy_dailyaggregate d
-                         WHERE d.source_id = g.source_id), 0)
-               + ROW_NUMBER() OVER (
-                   PARTITION BY g.source_id
-                   ORDER BY g.day,
-                            CASE g.state WHEN 'New' THEN 0 WHEN 'Pending' THEN 1 ELSE 2 END DESC,
-                            COALESCE(g.rec_id, 0) DESC),
-               g.day, g.state, g.rec_id, g.number, g.value
-        FROM g
-        """,
-        params,
-    )
-    _move_counters(cursor, cte, params, "+")
-    cursor.execute(
-        f"""
-        WITH {cte}
-        UPDATE energy_source
-        SET daily_count = COALESCE((SELECT MAX(d.seq) FROM energy_dailyaggregate d
-                                    WHERE d.source_id = energy_source.id), 0),
-            modified = %s
-        WHERE id IN (SELECT source_id FROM s)
-        """,
-        [*params, connection.ops.adapt_datetimefield_value(timezone.now())],
-    )

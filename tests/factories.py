@@ -14,8 +14,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from energy.daily import daily_refresh
 from energy.models import Attribution, Customer, Source, State
-from energy.services import NewAttribution, attributions_append, daily_refresh, token_create
+from energy.services import NewAttribution, attributions_append, token_create
 from recs.models import Rec
 
 T0 = dt.datetime(2019, 3, 15, 0, tzinfo=dt.UTC)
@@ -61,11 +62,10 @@ def _digest(*parts) -> str:
 
 
 def _refresh(attributions: list[Attribution]) -> None:
-    for source_id, group in itertools.groupby(
-        sorted(attributions, key=lambda a: a.source_id), key=lambda a: a.source_id
-    ):
-        since = min(a.effective_time for a in group).date()
-        daily_refresh(source_id=source_id, since=since)
+    days: dict[int, set] = {}
+    for a in attributions:
+        days.setdefault(a.source_id, set()).add(a.effective_time.date())
+    daily_refresh(days)
 
 
 def mark_pending(attributions: list[Attribution]) -> None:

@@ -47,10 +47,15 @@ def test_new_generation_is_sealed_oldest_first_into_merkle_rooted_blocks(chain, 
     ]
     assert first.root == merkle_root(leaves).hex() and first.count == 3
     assert second.previous_hash == first.hash and second.height == 2
+    assert first.leaf_list() == [(a.pk, leaf) for a, leaf in zip(rows[:3], leaves, strict=True)]
+    # Sealing writes nothing to the rows: they get hash and block when it is sent.
+    assert states() == ["New"] * 5
+    assert not Attribution.objects.filter(hash__isnull=False).exists()
+    blocks_send()
     stored = {a.pk: a for a in Attribution.objects.all()}
     assert stored[rows[0].pk].hash == leaves[0].hex()
+    assert stored[rows[0].pk].ledger_block_id == first.pk
     assert stored[rows[3].pk].ledger_block_id is None
-    assert states() == ["New"] * 5  # sealing alone does not change the state
 
 
 def test_a_block_moves_its_rows_new_pending_processed_with_the_chain_block(chain, source, api_for):

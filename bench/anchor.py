@@ -1,0 +1,128 @@
+"""Anchoring benchmark: seal 1,000,000 attributions into blocks and anchor them on anvil.
+
+1,000 sources x 1,000 hourly attributions are loaded with COPY, then sealed
+into blocks of BLOCK_MAX_TXS (10,000) leaves, each block's root sent to the
+Anchor contract on a real local node (anvil, from npm) and confirmed; the
+attributions move New -> Pending -> Processed along the way.
+
+    make bench
+    python bench/anchor.py --sources 100 --hours 1000
+"""
+
+import argparse
+import datetime as dt
+import time
+
+from common import fresh_django
+
+
+def load(sources: int, hours: int) -> int:
+    import secrets
+
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from energy.daily import daily_refresh
+    from energy.models import Customer, Source
+
+    customer = Customer.objects.create(name="bench-anchor")
+    made = Source.objects.bulk_create(
+        Source(
+            customer=customer,
+            external_id=f"meter-{i}",
+            name=f"Meter {i}",
+            client_id="0x" + secrets.token_hex(32),
+        )
+        for i in range(sources)
+    )
+    start = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    now = timezone.now()
+    with transaction.atomic(), connection.cursor() as cursor:
+        with cursor.copy(
+            "COPY energy_attribution (source_id, kind, seq, external_id, effective_time, value,"
+            " state, remainder, created, modified) FROM STDIN"
+        ) as copy:
+            for source in made:
+                for h in range(hours):
+                    when = start + dt.timedelta(hours=h)
+                    value = (h * 7919 + source.pk) % 5_000_000_000
+                    copy.write_row(
+                        (source.pk, "metered", h + 1, f"{source.pk}-{h}", when, value, "New", 0,
+                         now, now)
+                    )  # fmt: skip
+        days = {(start + dt.timedelta(hours=h)).date() for h in range(hours)}
+        daily_refresh({s.pk: days for s in made})
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE energy_attribution")
+    return sources * hours
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sources", type=int, default=1000)
+    parser.add_argument("--hours", type=int, default=1000)
+    args = parser.parse_args()
+
+    fresh_django()
+    from django.conf import settings
+
+    from chain import anvil, client
+    from chain.models import LedgerBlock
+    from chain.services import blocks_confirm, blocks_seal, blocks_send
+    from energy.models import Attribution
+
+    t0 = time.perf_counter()
+    total = load(args.sources, args.hours)
+    print(f"loaded {total:,} attributions in {time.perf_counter() - t0:.1f} s")
+
+    process, url = anvil.start(anvil.free_port())
+    try:
+        settings.WEB3_PROVIDER_URI = url
+        settings.CHAIN_CONFIRMATIONS = 1
+        client.use_web3(None)
+        w3 = client.web3()
+        settings.ANCHOR_CONTRACT_ADDRESS = client.deploy_anchor(w3)
+
+        t0 = time.perf_counter()
+        sealed = 0
+        while done := blocks_seal():
+            sealed += done
+        seal_seconds = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        sent = blocks_send()
+        confirmed = 0
+        while confirmed < sent:
+            confirmed += blocks_confirm()
+        anchor_seconds = time.perf_counter() - t0
+
+        gas = sum(
+            w3.eth.get_transaction_receipt(tx)["gasUsed"]
+            for tx in LedgerBlock.objects.values_list("tx_hash", flat=True)
+        )
+    finally:
+        anvil.stop(process)
+    processed = Attribution.objects.filter(state="Processed").count()
+    assert sealed == processed == total, (sealed, processed, total)
+
+    print()
+    print(f"{'stage':<58} {'seconds':>8} {'rate':>20}")
+    print("-" * 88)
+    print(
+        f"{'seal: leaf hashes, Merkle roots, chained blocks':<58} {seal_seconds:>8.2f} "
+        f"{sealed / seal_seconds:>10,.0f} attributions/s"
+    )
+    print(
+        f"{f'anchor: {sent} transactions sent, confirmed; rows -> Processed':<58} "
+        f"{anchor_seconds:>8.2f} {sealed / anchor_seconds:>10,.0f} attributions/s"
+    )
+    print("-" * 88)
+    print(
+        f"{total:,} attributions in {sent} blocks of {settings.BLOCK_MAX_TXS:,}; "
+        f"{gas:,} gas in all, {gas / total:.2f} gas per attribution"
+    )
+    print("targets: sealing 100,000 attributions/s; at most 5 gas per attribution")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,173 @@
+"""The daily rows of /daily and the source counters, kept up to date as attributions change.
+
+Every service that appends attributions or changes their state or REC calls
+``daily_refresh`` with the days it touched, inside its own transaction. Only
+those days are aggregated again from the attributions; the daily rows after
+them are only renumbered, so the cost follows the change, not the history.
+"""
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+
+from django.db import connection, transaction
+
+from cg.sql import update_by_id
+from energy.models import DailyAggregate, Source, State
+
+_CHUNK = 2000
+_RANK = {State.NEW: 0, State.PENDING: 1, State.PROCESSED: 2}
+
+
+def _listing_key(row: tuple) -> tuple:
+    """The order of /daily: newest day first; New, Pending, Processed; unlinked, then by REC."""
+    day, state, rec_id = row[0], row[1], row[2]
+    return (-day.toordinal(), _RANK[state], rec_id or 0)
+
+
+def _count(counters: dict, state: str, rec_id: int | None, number: int, value: int) -> None:
+    """Add one daily row to a source's counters (subtract with negative number and value)."""
+    bucket = "new"
+    if rec_id is not None:
+        bucket = "rec"
+    elif state == State.PROCESSED:
+        bucket = "without_rec"
+    counters[f"{bucket}_number"] += number
+    counters[f"{bucket}_sum"] += value
+    counters["attribution_count"] += number
+
+
+def _pairs_cte(pairs: list[tuple[int, dt.date]]) -> tuple[str, list]:
+    """``t(source_id, day)``: (source, day) pairs as a table."""
+    if connection.vendor == "postgresql":
+        return (
+            "t(source_id, day) AS (SELECT * FROM unnest(%s::bigint[], %s::date[]))",
+            [[s for s, _ in pairs], [d for _, d in pairs]],
+        )
+    values = ", ".join(["(%s, %s)"] * len(pairs))
+    return f"t(source_id, day) AS (VALUES {values})", [
+        v for s, d in pairs for v in (s, d.isoformat())
+    ]
+
+
+def _rows_from(first: dict[int, dt.date]) -> list[tuple]:
+    """(id, source_id, day, state, rec_id, number, value, seq) from each source's day on."""
+    cte, params = _pairs_cte(sorted(first.items()))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH {cte}
+            SELECT d.id, d.source_id, d.day, d.state, d.rec_id, d.number, d.value, d.seq
+            FROM t JOIN energy_dailyaggregate d ON d.source_id = t.source_id AND d.day >= t.day
+            """,
+            params,
+        )
+        rows = cursor.fetchall()
+    if rows and isinstance(rows[0][2], str):  # SQLite
+        rows = [(r[0], r[1], dt.date.fromisoformat(r[2]), *r[3:]) for r in rows]
+    return rows
+
+
+def _day_range(alias: str) -> str:
+    """SQL: the attribution ``a`` falls on the day ``alias``.day (UTC)."""
+    if connection.vendor == "postgresql":
+        return (
+            f"a.effective_time >= {alias}.day::timestamp AT TIME ZONE 'UTC'"
+            f" AND a.effective_time < ({alias}.day + 1)::timestamp AT TIME ZONE 'UTC'"
+        )
+    return f"a.effective_time >= {alias}.day AND a.effective_time < date({alias}.day, '+1 day')"
+
+
+def _day_of(column: str) -> str:
+    if connection.vendor == "postgresql":
+        return f"({column} AT TIME ZONE 'UTC')::date"
+    return f"date({column})"
+
+
+def _aggregate(pairs: list[tuple[int, dt.date]]) -> dict[int, list[tuple]]:
+    """Fresh (day, state, rec_id, number, value) rows of the touched days, per source."""
+    cte, params = _pairs_cte(pairs)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH {cte}
+            SELECT a.source_id, {_day_of("a.effective_time")}, a.state, a.rec_id,
+                   COUNT(*), SUM(a.value)
+            FROM t JOIN energy_attribution a ON a.source_id = t.source_id AND {_day_range("t")}
+            WHERE a.kind = 'metered'
+            GROUP BY a.source_id, {_day_of("a.effective_time")}, a.state, a.rec_id
+            """,
+            params,
+        )
+        fresh: dict[int, list[tuple]] = defaultdict(list)
+        for source_id, day, state, rec_id, number, value in cursor.fetchall():
+            if isinstance(day, str):  # SQLite
+                day = dt.date.fromisoformat(day)
+            fresh[source_id].append((day, state, rec_id, number, value))
+    return fresh
+
+
+def daily_refresh(days: Mapping[int, Iterable[dt.date]]) -> None:
+    """Rebuild the daily rows of the given (source -> days), renumber, move the counters."""
+    touched = {sid: set(ds) for sid, ds in days.items()}
+    touched = {sid: ds for sid, ds in touched.items() if ds}
+    ids = sorted(touched)
+    with transaction.atomic():
+        for start in range(0, len(ids), _CHUNK):
+            _refresh_chunk({sid: touched[sid] for sid in ids[start : start + _CHUNK]})
+
+
+def _refresh_chunk(touched: dict[int, set[dt.date]]) -> None:
+    counters = [*Source.COUNTERS, "attribution_count"]
+    sources = {
+        row["pk"]: row
+        for row in Source.objects.select_for_update()
+        .filter(pk__in=touched)
+        .order_by("pk")
+        .values("pk", "daily_count", *counters)
+    }
+    # Rows from each source's first touched day on are rebuilt (touched days) or
+    # renumbered (the others); the rows before keep their 1..base.
+    first = {sid: min(ds) for sid, ds in touched.items()}
+    base = {sid: row["daily_count"] for sid, row in sources.items()}
+    kept: dict[int, list[tuple]] = defaultdict(list)
+    stale_ids = []
+    for pk, sid, day, state, rec_id, number, value, seq in _rows_from(first):
+        base[sid] = min(base[sid], seq - 1)
+        stale_ids.append(pk)
+        if day in touched[sid]:
+            _count(sources[sid], state, rec_id, -number, -value)
+        else:
+            kept[sid].append((day, state, rec_id, number, value))
+    fresh = _aggregate([(sid, day) for sid, ds in touched.items() for day in sorted(ds)])
+
+    DailyAggregate.objects.filter(pk__in=stale_ids)._raw_delete(DailyAggregate.objects.db)
+    new_rows = []
+    for sid in touched:
+        for _, state, rec_id, number, value in fresh.get(sid, []):
+            _count(sources[sid], state, rec_id, number, value)
+        rows = sorted(kept[sid] + fresh.get(sid, []), key=_listing_key, reverse=True)
+        new_rows += [(sid, base[sid] + i, *row) for i, row in enumerate(rows, start=1)]
+        sources[sid]["daily_count"] = base[sid] + len(rows)
+    _insert(new_rows)
+    columns = {name: "bigint" for name in [*counters, "daily_count"]}
+    update_by_id(
+        "energy_source",
+        columns,
+        [(sid, *(row[c] for c in columns)) for sid, row in sources.items()],
+    )
+
+
+def _insert(rows: list[tuple]) -> None:
+    columns = "source_id, seq, day, state, rec_id, number, value"
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.copy(f"COPY energy_dailyaggregate ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            cursor.executemany(
+                f"INSERT INTO energy_dailyaggregate ({columns})"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                [(s, q, d.isoformat(), st, r, n, v) for s, q, d, st, r, n, v in rows],
+            )
