@@ -112,15 +112,12 @@ def blocks_seal(*, limit: int | None = None) -> int:
     return len(rows)
 
 
-def _move_rows(block: LedgerBlock, from_state: str, **changes) -> None:
-    """Move the block's attributions on, and refresh the daily rows they sit in."""
-    rows = Attribution.objects.filter(ledger_block=block, state=from_state)
+def _refresh_days(block: LedgerBlock) -> None:
+    """Refresh the daily rows of the days the block's attributions fall on."""
     days = defaultdict(set)
-    for source_id, day in (
-        rows.order_by().values_list("source_id", "effective_time__date").distinct()
-    ):
+    rows = Attribution.objects.filter(ledger_block=block).order_by()
+    for source_id, day in rows.values_list("source_id", "effective_time__date").distinct():
         days[source_id].add(day)
-    rows.update(state_changed=timezone.now(), modified=timezone.now(), **changes)
     daily_refresh(days)
 
 
@@ -191,13 +188,15 @@ def _mark_sent(block: LedgerBlock) -> None:
             rows_marked=True,
         )
         if updated and not block.rows_marked:
+            # One pass over the rows: hash, block and state together.
+            now = timezone.now()
             update_by_id(
                 "energy_attribution",
                 {"hash": "varchar", "ledger_block_id": "bigint"},
                 [(pk, leaf.hex(), block.pk) for pk, leaf in block.leaf_list()],
+                also={"state": State.PENDING, "state_changed": now, "modified": now},
             )
-        if updated:
-            _move_rows(block, State.NEW, state=State.PENDING)
+            _refresh_days(block)
 
 
 def _next_to_send() -> LedgerBlock | None:
@@ -301,13 +300,15 @@ def blocks_confirm() -> int:
                 confirmed_at=timezone.now(),
             )
             if updated:
-                _move_rows(
-                    block,
-                    State.PENDING,
+                now = timezone.now()
+                Attribution.objects.filter(ledger_block=block, state=State.PENDING).update(
                     state=State.PROCESSED,
                     height=receipt["blockNumber"],
                     block_id=chain_hash,
+                    state_changed=now,
+                    modified=now,
                 )
+                _refresh_days(block)
                 confirmed += 1
     return confirmed
 
