@@ -78,27 +78,32 @@ def _day_range(alias: str) -> str:
     return f"a.effective_time >= {alias}.day AND a.effective_time < date({alias}.day, '+1 day')"
 
 
-def _day_of(column: str) -> str:
-    if connection.vendor == "postgresql":
-        return f"({column} AT TIME ZONE 'UTC')::date"
-    return f"date({column})"
-
-
 def _aggregate(pairs: list[tuple[int, dt.date]]) -> dict[int, list[tuple]]:
     """Fresh (day, state, rec_id, number, value) rows of the touched days, per source."""
     cte, params = _pairs_cte(pairs)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
+    if connection.vendor == "postgresql":
+        # Per touched day, a range scan of the (source, effective_time) index: a
+        # plain join may hash on the source and filter all its rows for each day.
+        sql = f"""
             WITH {cte}
-            SELECT a.source_id, {_day_of("a.effective_time")}, a.state, a.rec_id,
-                   COUNT(*), SUM(a.value)
-            FROM t JOIN energy_attribution a ON a.source_id = t.source_id AND {_day_range("t")}
-            WHERE a.kind = 'metered'
-            GROUP BY a.source_id, {_day_of("a.effective_time")}, a.state, a.rec_id
-            """,
-            params,
-        )
+            SELECT t.source_id, t.day, g.state, g.rec_id, g.number, g.value
+            FROM t CROSS JOIN LATERAL (
+                SELECT a.state, a.rec_id, COUNT(*) AS number, SUM(a.value) AS value
+                FROM energy_attribution a
+                WHERE a.source_id = t.source_id AND a.kind = 'metered' AND {_day_range("t")}
+                GROUP BY a.state, a.rec_id
+            ) AS g
+        """
+    else:  # SQLite joins by nested loops over the index anyway
+        sql = f"""
+            WITH {cte}
+            SELECT t.source_id, t.day, a.state, a.rec_id, COUNT(*), SUM(a.value)
+            FROM t JOIN energy_attribution a
+                 ON a.source_id = t.source_id AND a.kind = 'metered' AND {_day_range("t")}
+            GROUP BY t.source_id, t.day, a.state, a.rec_id
+        """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
         fresh: dict[int, list[tuple]] = defaultdict(list)
         for source_id, day, state, rec_id, number, value in cursor.fetchall():
             if isinstance(day, str):  # SQLite
