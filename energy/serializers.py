@@ -2,7 +2,7 @@ from rest_framework import serializers
 
 from cg.fields import MwhField, TimestampField, TonnesCo2Field
 from cg.serializers import WireSerializer
-from recs.serializers import RecSerializer
+from recs.serializers import NestedRecSerializer
 
 
 class ParentSourceSerializer(WireSerializer):
@@ -49,7 +49,7 @@ class AttributionSerializer(WireSerializer):
     height = serializers.IntegerField(required=False)
     block_id = serializers.CharField(required=False)
     carbon_offset = TonnesCo2Field(required=False)
-    rec = RecSerializer(required=False)
+    rec = NestedRecSerializer(required=False)
     remainder = MwhField(source="remainder_if_any", required=False)
 
 
@@ -64,7 +64,7 @@ class DailySerializer(WireSerializer):
     number = serializers.IntegerField()
     state = serializers.CharField()
     value = MwhField()
-    rec = RecSerializer(required=False)
+    rec = NestedRecSerializer(required=False)
 
 
 class DailyListItemSerializer(DailySerializer):

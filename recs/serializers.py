@@ -17,6 +17,16 @@ class RecSerializer(WireSerializer):
     value = MwhField()
 
 
+class NestedRecSerializer(RecSerializer):
+    """A REC inside each of its transactions: rendered once per response, then reused."""
+
+    def to_representation(self, instance) -> dict:
+        cache = self.__dict__.setdefault("_rendered", {})
+        if instance.pk not in cache:
+            cache[instance.pk] = super().to_representation(instance)
+        return cache[instance.pk]
+
+
 class RecListItemSerializer(RecSerializer):
     total = serializers.IntegerField(help_text="number of RECs of the customer")
 
