@@ -29,6 +29,11 @@ def test_every_energy_list_page_renders(admin_client, ledger, model):
     assert response.status_code == 200
 
 
+@pytest.mark.parametrize("model", ["ledgerblock", "anchordeployment"])
+def test_the_chain_list_pages_render(admin_client, model):
+    assert admin_client.get(reverse(f"admin:chain_{model}_changelist")).status_code == 200
+
+
 def test_lists_filter_and_search(admin_client, ledger):
     source, _, rec = ledger
     pages = [

@@ -24,7 +24,15 @@ def settings_with(tmp_path, **env) -> subprocess.CompletedProcess:
     base = {
         k: v
         for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "WEB3_PROVIDER_URI", "DEBUG"}
+        if k
+        not in {
+            "DATABASE_URL",
+            "REDIS_URL",
+            "SECRET_KEY",
+            "WEB3_PROVIDER_URI",
+            "DEBUG",
+            "CHAIN_PRIVATE_KEY",
+        }
     }
     base |= {"DJANGO_SETTINGS_MODULE": "cg.settings", "CG_VAR_DIR": str(tmp_path), **env}
     return subprocess.run(
@@ -44,6 +52,7 @@ def test_database_and_redis_urls_switch_to_the_real_components(tmp_path):
         DATABASE_URL="postgresql://u:p%40ss@db.example:5433/cg",
         REDIS_URL="redis://cache:6379/0",
         SECRET_KEY="s",
+        CHAIN_PRIVATE_KEY="0x" + "11" * 32,
     )
 
     assert result.stdout.split() == ["django.db.backends.postgresql", "False", "False"]
@@ -53,6 +62,13 @@ def test_database_and_redis_urls_switch_to_the_real_components(tmp_path):
     ("env", "message"),
     [
         ({"DATABASE_URL": "postgresql://localhost/cg"}, "SECRET_KEY must be set"),
+        (
+            {"DATABASE_URL": "postgresql://localhost/cg", "SECRET_KEY": "s"},
+            "CHAIN_PRIVATE_KEY must be set",
+        ),
+        ({"CHAIN_PRIVATE_KEY": "0x12"}, "CHAIN_PRIVATE_KEY must be 0x followed by 64 hex"),
+        ({"ANCHOR_CONTRACT_ADDRESS": "nope"}, "ANCHOR_CONTRACT_ADDRESS must be 0x"),
+        ({"WEB3_PROVIDER_URI": "ws://node:8546"}, "WEB3_PROVIDER_URI must be a URL"),
         ({"DATABASE_URL": "mysql://localhost/cg", "SECRET_KEY": "s"}, "DATABASE_URL must be"),
         ({"DATABASE_URL": "postgresql://localhost/", "SECRET_KEY": "s"}, "must name a database"),
         ({"REDIS_URL": "localhost:6379"}, "REDIS_URL must be a URL"),

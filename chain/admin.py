@@ -1,0 +1,30 @@
+from django.contrib import admin
+
+from chain.models import AnchorDeployment, LedgerBlock
+from energy.admin import ReadOnlyAdmin
+
+
+@admin.register(LedgerBlock)
+class LedgerBlockAdmin(ReadOnlyAdmin):
+    list_display = [
+        "height",
+        "status",
+        "count",
+        "nonce",
+        "tx_hash",
+        "chain_block_number",
+        "attempts",
+        "sealed_at",
+        "confirmed_at",
+    ]
+    list_filter = ["status", "sealed_at"]
+    search_fields = ["=height", "root", "hash", "tx_hash"]
+    exclude = ["leaves", "leaf_ids", "raw_tx"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("leaves", "leaf_ids", "raw_tx")
+
+
+@admin.register(AnchorDeployment)
+class AnchorDeploymentAdmin(ReadOnlyAdmin):
+    list_display = ["chain_id", "address", "deployed_at"]
