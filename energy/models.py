@@ -337,11 +337,13 @@ class Attribution(models.Model):
             ),
         ]
         indexes = [
-            # Serves sealing: the oldest unsealed generation first.
+            # Serves sealing: the oldest unsealed generation first, read from the
+            # index alone (what a leaf hashes is in it), not from the heap.
             models.Index(
                 fields=["effective_time", "id"],
                 name="energy_attr_to_seal",
                 condition=Q(ledger_block__isnull=True, kind="metered", value__gte=0),
+                include=["source", "external_id", "value"],
             ),
             # Serves proofs and the state moves of a block: its leaves in order.
             models.Index(
