@@ -52,3 +52,11 @@ def page_from(request) -> Page:
     # Bounded so page x per_page stays far inside a 64-bit integer.
     number = _integer(params, "page", 0, 0, 10**12)
     return Page(number=number, size=size)
+
+
+def newest_first(rows, total: int, page: Page) -> tuple[int, list]:
+    """One page of ``rows`` (numbered by a dense ``seq``) newest first, and their total."""
+    bounds = page.seq_range(total)
+    if bounds is None:
+        return total, []
+    return total, list(rows.filter(seq__range=bounds).order_by("-seq"))

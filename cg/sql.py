@@ -39,3 +39,28 @@ def update_by_id(
                 for row_id, *values in rows
             ],
         )
+
+
+def insert_rows(table: str, columns: list[str], rows) -> None:
+    """Append rows fast: COPY on PostgreSQL, executemany elsewhere.
+
+    Datetimes and dates are adapted for SQLite here; COPY takes them as they are.
+    """
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        adapt = connection.ops.adapt_datetimefield_value
+
+        def sqlite(value):
+            if isinstance(value, dt.datetime):
+                return adapt(value)
+            return value.isoformat() if isinstance(value, dt.date) else value
+
+        marks = ", ".join(["%s"] * len(columns))
+        cursor.executemany(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",
+            [[sqlite(v) for v in row] for row in rows],
+        )

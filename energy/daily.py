@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 
 from django.db import connection, transaction
 
-from cg.sql import update_by_id
+from cg.sql import insert_rows, update_by_id
 from energy.models import DailyAggregate, Source, State
 
 _CHUNK = 2000
@@ -154,25 +154,14 @@ def _refresh_chunk(touched: dict[int, set[dt.date]]) -> None:
         rows = sorted(kept[sid] + fresh.get(sid, []), key=_listing_key, reverse=True)
         new_rows += [(sid, base[sid] + i, *row) for i, row in enumerate(rows, start=1)]
         sources[sid]["daily_count"] = base[sid] + len(rows)
-    _insert(new_rows)
+    insert_rows(
+        "energy_dailyaggregate",
+        ["source_id", "seq", "day", "state", "rec_id", "number", "value"],
+        new_rows,
+    )
     columns = {name: "bigint" for name in [*counters, "daily_count"]}
     update_by_id(
         "energy_source",
         columns,
         [(sid, *(row[c] for c in columns)) for sid, row in sources.items()],
     )
-
-
-def _insert(rows: list[tuple]) -> None:
-    columns = "source_id, seq, day, state, rec_id, number, value"
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.copy(f"COPY energy_dailyaggregate ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        else:
-            cursor.executemany(
-                f"INSERT INTO energy_dailyaggregate ({columns})"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                [(s, q, d.isoformat(), st, r, n, v) for s, q, d, st, r, n, v in rows],
-            )

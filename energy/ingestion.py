@@ -20,7 +20,7 @@ from eth_keys import KeyAPI
 from eth_keys.exceptions import BadSignature, ValidationError
 from eth_utils import keccak, to_checksum_address
 
-from cg.sql import update_by_id
+from cg.sql import insert_rows, update_by_id
 from energy.models import Customer, Reading, Report, Source
 
 MAX_INT64 = 2**63 - 1
@@ -398,17 +398,12 @@ def _reports_insert(
             params,
         )
         ids = [row[0] for row in cursor.fetchall()]
-        rows = [
-            (source_id, report_id, adapt(sample.time), sample.power, sample.energy)
+    insert_rows(
+        "energy_reading",
+        ["source_id", "report_id", "sample_time", "power", "energy"],
+        [
+            (source_id, report_id, sample.time, sample.power, sample.energy)
             for report_id, (source_id, _, _, samples) in zip(ids, reports, strict=True)
             for sample in samples
-        ]
-        columns = "source_id, report_id, sample_time, power, energy"
-        if connection.vendor == "postgresql":
-            with cursor.copy(f"COPY energy_reading ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        else:
-            cursor.executemany(
-                f"INSERT INTO energy_reading ({columns}) VALUES (%s, %s, %s, %s, %s)", rows
-            )
+        ],
+    )

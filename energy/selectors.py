@@ -2,7 +2,7 @@
 
 from django.db.models import Q
 
-from cg.paging import Page
+from cg.paging import Page, newest_first
 from energy.models import Attribution, Customer, DailyAggregate, Source
 
 
@@ -36,29 +36,13 @@ def source_find(*, customer: Customer, device_id: str) -> Source:
 
 
 def attribution_page(*, source: Source, page: Page) -> tuple[int, list[Attribution]]:
-    total = source.attribution_count
-    bounds = page.seq_range(total)
-    if bounds is None:
-        return total, []
-    rows = (
-        Attribution.objects.filter(source=source, seq__range=bounds)
-        .select_related("rec")
-        .order_by("-seq")
-    )
-    return total, list(rows)
+    rows = Attribution.objects.filter(source=source).select_related("rec")
+    return newest_first(rows, source.attribution_count, page)
 
 
 def daily_page(*, source: Source, page: Page) -> tuple[int, list[DailyAggregate]]:
-    total = source.daily_count
-    bounds = page.seq_range(total)
-    if bounds is None:
-        return total, []
-    rows = (
-        DailyAggregate.objects.filter(source=source, seq__range=bounds)
-        .select_related("rec")
-        .order_by("-seq")
-    )
-    return total, list(rows)
+    rows = DailyAggregate.objects.filter(source=source).select_related("rec")
+    return newest_first(rows, source.daily_count, page)
 
 
 def attribution_get(*, source: Source, attribution_id: str) -> Attribution:

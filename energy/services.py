@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from cg.sql import insert_rows
 from energy.auth import token_digest
 from energy.daily import daily_refresh
 from energy.models import ApiToken, Attribution, Customer, Source, State
@@ -178,12 +179,6 @@ def attributions_append(*, source: Source, rows: Sequence[NewAttribution]) -> li
         )
 
 
-ATTRIBUTION_COLUMNS = (
-    "source_id, kind, seq, external_id, effective_time, value, state, carbon_offset,"
-    " remainder, created, modified"
-)
-
-
 def attributions_insert(rows: Iterable[tuple]) -> None:
     """Write new metered attributions straight to the table, COPY on PostgreSQL.
 
@@ -191,20 +186,13 @@ def attributions_insert(rows: Iterable[tuple]) -> None:
     the caller holds the source locks, numbers them after the source's
     ``attribution_count`` and calls ``energy.daily.daily_refresh`` afterwards.
     """
-    adapt = connection.ops.adapt_datetimefield_value
-    now = adapt(timezone.now())
-    full = (
-        (sid, "metered", seq, ext, adapt(when), value, State.NEW, co, 0, now, now)
-        for sid, seq, ext, when, value, co in rows
-    )
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.copy(f"COPY energy_attribution ({ATTRIBUTION_COLUMNS}) FROM STDIN") as copy:
-                for row in full:
-                    copy.write_row(row)
-        else:
-            cursor.executemany(
-                f"INSERT INTO energy_attribution ({ATTRIBUTION_COLUMNS})"
-                f" VALUES ({', '.join(['%s'] * 11)})",
-                list(full),
-            )
+    now = timezone.now()
+    insert_rows(
+        "energy_attribution",
+        ["source_id", "kind", "seq", "external_id", "effective_time", "value", "state",
+         "carbon_offset", "remainder", "created", "modified"],
+        (
+            (sid, "metered", seq, ext, when, value, State.NEW, co, 0, now, now)
+            for sid, seq, ext, when, value, co in rows
+        ),
+    )  # fmt: skip

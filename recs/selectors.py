@@ -1,17 +1,12 @@
 """Reads behind the REC endpoints."""
 
-from cg.paging import Page
+from cg.paging import Page, newest_first
 from energy.models import Attribution, Customer
 from recs.models import Rec
 
 
 def rec_list(*, customer: Customer, page: Page) -> tuple[int, list[Rec]]:
-    total = customer.rec_count
-    bounds = page.seq_range(total)
-    if bounds is None:
-        return total, []
-    rows = Rec.objects.filter(customer=customer, seq__range=bounds).order_by("-seq")
-    return total, list(rows)
+    return newest_first(Rec.objects.filter(customer=customer), customer.rec_count, page)
 
 
 def rec_get(*, customer: Customer, rec_id: str) -> Rec:
