@@ -45,6 +45,9 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed-test node_modules/.installed
 	@$(TEST_ENV) $(BIN)/python -m cg.preflight
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
+	@echo "the same suite in embedded mode (SQLite, in-process tasks), but for what needs PostgreSQL:"
+	env -u DATABASE_URL -u REDIS_URL -u SECRET_KEY -u CHAIN_PRIVATE_KEY CG_VAR_DIR=var/test \
+		$(BIN)/pytest -m "not postgres" $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-test node_modules/.installed
 	@$(BENCH_ENV) $(BIN)/python -m cg.preflight

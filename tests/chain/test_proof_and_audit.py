@@ -113,6 +113,7 @@ def test_verify_ledger_passes_on_an_untouched_ledger(anchored):
     assert verify().splitlines()[-1].startswith("ledger verified: 1 block(s)")
 
 
+@pytest.mark.postgres
 def test_verify_ledger_names_an_attribution_whose_value_was_edited(anchored):
     _, rows, _ = anchored
     tamper("UPDATE energy_attribution SET value = value + 1 WHERE id = %s", [rows[2].pk])
@@ -124,6 +125,7 @@ def test_verify_ledger_names_an_attribution_whose_value_was_edited(anchored):
     assert f"attribution {rows[2].pk}: its content no longer hashes" in out.getvalue()
 
 
+@pytest.mark.postgres
 def test_verify_ledger_catches_a_rewritten_hash(anchored):
     _, rows, _ = anchored
     tamper("UPDATE energy_attribution SET hash = %s WHERE id = %s", ["ab" * 32, rows[0].pk])

@@ -13,7 +13,7 @@ from energy.services import NewAttribution, attributions_append, source_create
 from tests.energy.test_ledger_services import assert_in_step
 from tests.factories import T0, CustomerFactory, SourceFactory
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
 
 def in_thread(work):

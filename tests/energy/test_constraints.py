@@ -146,6 +146,7 @@ def test_a_source_cannot_be_its_own_parent(source):
     refused(lambda: Source.objects.filter(pk=source.pk).update(parent=source))
 
 
+@pytest.mark.postgres
 class TestAppendOnly:
     """What a transaction asserts never changes, and it is never deleted."""
 

@@ -183,6 +183,7 @@ def test_the_task_runs_on_a_celery_worker_through_redis(customer):
     assert Attribution.objects.count() == 24
 
 
+@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_workers_running_the_step_at_once_split_the_sources(customer):
     miners = [Miner(seed=100 + i) for i in range(6)]
@@ -190,13 +191,15 @@ def test_workers_running_the_step_at_once_split_the_sources(customer):
         SourceFactory(customer=customer, miner_address=m.address.lower())
         a_day_of_reports(m, SOLAR_DAY)
     barrier = threading.Barrier(3)
-    made = []
+    made, errors = [], []
 
     def worker():
         try:
             barrier.wait()
             while done := attribute_due_hours(limit=1):
                 made.append(done)
+        except Exception as error:  # reported below: a thread's failure must fail the test
+            errors.append(error)
         finally:
             connection.close()
 
@@ -206,6 +209,7 @@ def test_workers_running_the_step_at_once_split_the_sources(customer):
     for t in threads:
         t.join()
 
+    assert errors == []
     assert sum(made) == Attribution.objects.count() == 6 * 24
     for source in Source.objects.all():
         assert_in_step(source)

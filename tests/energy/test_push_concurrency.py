@@ -11,7 +11,7 @@ from energy.models import Reading, Report, Source
 from tests.factories import SourceFactory
 from tests.pushing import Miner, call, hourly_report, post
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
 START = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0) - dt.timedelta(days=1)
 
