@@ -49,7 +49,7 @@ def start(
     deadline = time.monotonic() + 30
     while not _answers(url):
         if process.poll() is not None:
-            raise RuntimeError(f"anvil exited: {process.stderr.read().decode()[-500:]}")
+            raise RuntimeError(f"anvil exited: {process.stderr.read().decode()[-500:].strip()}")
         if time.monotonic() > deadline:
             process.terminate()
             raise RuntimeError("anvil did not answer within 30 s")

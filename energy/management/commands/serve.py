@@ -4,7 +4,7 @@ import sys
 from celery.beat import EmbeddedService
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from cg.celery import app
 from chain import anvil
@@ -41,7 +41,15 @@ class Command(BaseCommand):
                 "in-process chain, whose anchors will NOT survive a restart."
             )
             return None
-        node, url = anvil.start(settings.ANVIL_PORT, state=settings.VAR_DIR / "anvil-state.json")
+        try:
+            node, url = anvil.start(
+                settings.ANVIL_PORT, state=settings.VAR_DIR / "anvil-state.json"
+            )
+        except RuntimeError as error:
+            raise CommandError(
+                f"could not start anvil on port {settings.ANVIL_PORT} ({error}); "
+                "set ANVIL_PORT to a free port"
+            ) from None
         settings.WEB3_PROVIDER_URI = url  # this process only: the node it just started
         self.stdout.write(f"anvil running at {url}, its chain kept in var/anvil-state.json")
         return node
