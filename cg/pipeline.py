@@ -11,12 +11,14 @@ from collections.abc import Callable
 def steps() -> list[tuple[str, Callable[[], int]]]:
     from chain.services import blocks_confirm, blocks_seal, blocks_send
     from energy.hourly import attribute_due_hours
+    from recs.services import recs_issue_all
 
     return [
         ("hourly attributions", attribute_due_hours),
         ("attributions sealed", blocks_seal),
         ("blocks sent", blocks_send),
         ("blocks confirmed", blocks_confirm),
+        ("RECs issued", recs_issue_all),
     ]
 
 

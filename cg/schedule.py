@@ -6,6 +6,7 @@ from django.conf import settings
 PERIODIC_TASKS = [
     ("hourly attributions", "energy.tasks.attribute_hours", "HOURLY_INTERVAL_SECONDS"),
     ("ledger anchoring", "chain.tasks.anchor_ledger", "ANCHOR_INTERVAL_SECONDS"),
+    ("REC issuance", "recs.tasks.issue_due_recs", "REC_INTERVAL_SECONDS"),
 ]
 
 

@@ -177,6 +177,7 @@ CHAIN_RETRY_MAX_SECONDS = env_int("CHAIN_RETRY_MAX_SECONDS", 300, minimum=1)
 # Default intervals of the periodic tasks, used when the schedule is first created.
 HOURLY_INTERVAL_SECONDS = env_int("HOURLY_INTERVAL_SECONDS", 60, minimum=1)
 ANCHOR_INTERVAL_SECONDS = env_int("ANCHOR_INTERVAL_SECONDS", 30, minimum=1)
+REC_INTERVAL_SECONDS = env_int("REC_INTERVAL_SECONDS", 300, minimum=1)
 
 LOGGING = {
     "version": 1,

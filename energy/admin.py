@@ -14,6 +14,7 @@ from energy.models import (
 )
 from energy.services import source_clean, source_create, token_create, token_revoke
 from energy.units import mwh_text
+from recs.services import rec_issue
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -117,6 +118,7 @@ class SourceAdmin(admin.ModelAdmin):
     list_select_related = ["customer", "parent"]
     autocomplete_fields = ["parent"]
     inlines = [ChildSourceInline]
+    actions = ["issue_recs_now"]
     fields = [
         "customer",
         "external_id",
@@ -183,6 +185,11 @@ class SourceAdmin(admin.ModelAdmin):
             created.client_id,
             created.miner_address,
         )
+
+    @admin.action(description="Issue RECs now")
+    def issue_recs_now(self, request, queryset: QuerySet[Source]) -> None:
+        issued = sum(rec_issue(source_id=source.pk) for source in queryset.order_by("pk"))
+        self.message_user(request, f"Issued {issued} REC(s) for {queryset.count()} source(s).")
 
     @admin.display(description="REC MWh")
     def rec_mwh(self, obj: Source) -> str:

@@ -134,6 +134,17 @@ class Source(models.Model):
     hourly_closed_energy = models.BigIntegerField(null=True, blank=True, editable=False)
     hourly_from = models.DateTimeField(null=True, blank=True, editable=False)
 
+    # REC issuance: energy split off ``rec_carry_from`` that opens the next REC.
+    rec_carry = models.BigIntegerField(default=0, editable=False, help_text="mWh")
+    rec_carry_from = models.ForeignKey(
+        "Attribution",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
+
     # Metered attributions read from this source; also the last Attribution.seq.
     attribution_count = models.BigIntegerField(default=0, editable=False)
     # Rows of the daily aggregation; also the last DailyAggregate.seq.
@@ -188,6 +199,11 @@ class Source(models.Model):
             models.CheckConstraint(
                 condition=Q(owner_address__isnull=True) | Q(owner_address__regex=ADDRESS),
                 name="%(app_label)s_%(class)s_owner_address_hex",
+            ),
+            models.CheckConstraint(
+                condition=Q(rec_carry=0, rec_carry_from__isnull=True)
+                | Q(rec_carry__gt=0, rec_carry__lt=10**9, rec_carry_from__isnull=False),
+                name="%(app_label)s_%(class)s_rec_carry_below_one_mwh",
             ),
             models.CheckConstraint(
                 condition=Q(last_energy__isnull=True) | Q(last_energy__gte=0),
@@ -344,6 +360,12 @@ class Attribution(models.Model):
                 name="energy_attr_to_seal",
                 condition=Q(ledger_block__isnull=True, kind="metered", value__gte=0),
                 include=["source", "external_id", "value"],
+            ),
+            # Serves REC issuance: a source's Processed generation not in a REC, in order.
+            models.Index(
+                fields=["source", "effective_time", "id"],
+                name="energy_attr_to_issue",
+                condition=Q(state="Processed", rec__isnull=True, kind="metered", value__gt=0),
             ),
             # Serves proofs and the state moves of a block: its leaves in order.
             models.Index(
