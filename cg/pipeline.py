@@ -15,7 +15,7 @@ def steps() -> list[tuple[str, Callable[[], int]]]:
 
     return [
         ("hourly attributions", attribute_due_hours),
-        ("attributions sealed", blocks_seal),
+        ("ledger rows sealed", blocks_seal),
         ("blocks sent", blocks_send),
         ("blocks confirmed", blocks_confirm),
         ("RECs issued", recs_issue_all),

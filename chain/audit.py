@@ -3,9 +3,11 @@
 from collections.abc import Iterator
 
 from chain import client
-from chain.hashing import GENESIS, attribution_leaf, block_hash, merkle_root
+from chain.hashing import GENESIS, attribution_leaf, block_hash, merkle_root, rec_leaf
 from chain.models import LedgerBlock
+from chain.services import rec_members
 from energy.models import Attribution, Source
+from recs.models import Rec
 
 EVENT_CHUNK = 10_000  # chain blocks per eth_getLogs call
 
@@ -67,12 +69,31 @@ def ledger_problems() -> Iterator[str]:
         yield f"attribution {pk}: moved past New without a ledger block"
 
 
+def _rec_leaves(block: LedgerBlock) -> Iterator[tuple[str | None, bytes]]:
+    sealed = block.leaf_list()
+    recs = Rec.objects.select_related("source").in_bulk([pk for pk, _ in sealed])
+    members = rec_members([pk for pk, _ in sealed])
+    for pk, leaf in sealed:
+        rec = recs.get(pk)
+        if rec is None:
+            yield f"block {block.height}: REC {pk} is gone", leaf
+        elif rec_leaf(rec.source.client_id, members[pk]) != leaf:
+            yield f"REC {pk}: its transactions no longer hash to its leaf {leaf.hex()}", leaf
+        elif block.rows_marked and (rec.hash != leaf.hex() or rec.ledger_block_id != block.pk):
+            yield f"REC {pk}: its hash or block is not block {block.height}'s", leaf
+        else:
+            yield None, leaf
+
+
 def _leaves(block: LedgerBlock) -> Iterator[tuple[str | None, bytes]]:
-    """Each sealed leaf of the block, with what is wrong with its attribution if anything.
+    """Each sealed leaf of the block, with what is wrong with its row if anything.
 
     The root is rebuilt from the sealed leaves, so an edited row is named once,
     and a rewritten leaf shows in the root as well.
     """
+    if block.kind == LedgerBlock.Kind.RECS:
+        yield from _rec_leaves(block)
+        return
     sealed = block.leaf_list()
     rows = Attribution.objects.in_bulk([pk for pk, _ in sealed])
     clients = dict(

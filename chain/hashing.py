@@ -10,6 +10,13 @@ Leaf of an attribution (what it asserts, ABI-encoded, so Solidity can rebuild it
         int256  value, mWh
     ))
 
+Leaf of a REC (its source, and the energy it holds, where from and how much):
+
+    keccak256(bytes32 keccak256("cg.rec.v1") ‖ bytes32 source client id
+              ‖ for each transaction in the REC's order (the incoming remainder
+                first, then by time): bytes32 leaf of the metered transaction the
+                energy comes from ‖ uint256 mWh taken from it)
+
 Tree: OpenZeppelin's sorted-pair construction (``MerkleProof.verify``):
 parent = keccak256(min(a, b) ‖ max(a, b)); a node without a sibling moves up
 unchanged. Block hash: keccak256(abi.encode(bytes32 previous block hash,
@@ -26,6 +33,7 @@ def keccak(data: bytes) -> bytes:
 
 
 ATTRIBUTION_DOMAIN = keccak(b"cg.attribution.v1")
+REC_DOMAIN = keccak(b"cg.rec.v1")
 GENESIS = bytes(32)
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
@@ -53,6 +61,14 @@ def attribution_leaf(
         + effective_time.to_bytes(32, "big")
         + value.to_bytes(32, "big", signed=True)
     )
+
+
+def rec_leaf(client_id: str, members: list[tuple[bytes, int]]) -> bytes:
+    """The leaf hash of a REC from its (origin leaf, mWh taken) members, in REC order."""
+    parts = [REC_DOMAIN, bytes.fromhex(client_id[2:])]
+    for leaf, amount in members:
+        parts += [leaf, amount.to_bytes(32, "big")]
+    return keccak(b"".join(parts))
 
 
 def block_hash(previous: bytes, height: int, root: bytes, count: int) -> bytes:

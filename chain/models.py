@@ -21,7 +21,13 @@ class LedgerBlock(models.Model):
         SENT = "sent"
         CONFIRMED = "confirmed"
 
+    class Kind(models.TextChoices):
+        ATTRIBUTIONS = "attributions"
+        RECS = "recs"
+
     height = models.BigIntegerField(unique=True)
+    # What the leaves are: attributions, or RECs (ids in ``leaf_ids`` are of that kind).
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.ATTRIBUTIONS)
     previous_hash = models.CharField(max_length=64)
     root = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
@@ -34,8 +40,8 @@ class LedgerBlock(models.Model):
     leaves = models.BinaryField()
     leaf_ids = models.BinaryField()
     # Where the next block starts while this one's rows are not marked yet.
-    last_effective_time = models.DateTimeField()
-    last_attribution_id = models.BigIntegerField()
+    last_effective_time = models.DateTimeField(null=True, blank=True)
+    last_attribution_id = models.BigIntegerField(help_text="id of the last leaf's row")
     rows_marked = models.BooleanField(default=False)
 
     chain_id = models.BigIntegerField(null=True, blank=True)

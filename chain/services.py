@@ -23,13 +23,15 @@ from web3.exceptions import TransactionNotFound, Web3RPCError
 
 from cg.sql import update_by_id
 from chain import client
-from chain.hashing import GENESIS, attribution_leaf, block_hash, merkle_root
+from chain.hashing import GENESIS, attribution_leaf, block_hash, merkle_root, rec_leaf
 from chain.models import LedgerBlock
 from energy.daily import daily_refresh
 from energy.models import Attribution, Source, State
+from recs.models import Rec
 
 log = logging.getLogger(__name__)
 Status = LedgerBlock.Status
+Kind = LedgerBlock.Kind
 _LOCKS = {"seal": 7_401_001, "sign": 7_401_002}
 NODE_DOWN = (requests.RequestException, ConnectionError, TimeoutError, OSError)
 
@@ -48,7 +50,7 @@ def _unsealed():
         ledger_block__isnull=True, kind=Attribution.Kind.METERED, value__gte=0
     )
     pending = (
-        LedgerBlock.objects.filter(rows_marked=False)
+        LedgerBlock.objects.filter(rows_marked=False, kind=Kind.ATTRIBUTIONS)
         .order_by("-height")
         .only("last_effective_time", "last_attribution_id")
         .first()
@@ -80,36 +82,90 @@ def _unsealed_rows(limit: int) -> list[tuple]:
 
 
 def blocks_seal(*, limit: int | None = None) -> int:
-    """Seal the oldest unsealed generation into one ledger block; the attributions sealed."""
+    """Seal the oldest unsealed generation, or else the oldest unsealed RECs, into one
+    ledger block; the rows sealed."""
     limit = limit or settings.BLOCK_MAX_TXS
     with transaction.atomic():
         _serialize("seal")
-        rows = _unsealed_rows(limit)
-        if not rows:
-            return 0
-        clients = {
-            pk: bytes.fromhex(client_id[2:])
-            for pk, client_id in Source.objects.filter(pk__in={row[1] for row in rows}).values_list(
-                "pk", "client_id"
-            )
-        }
-        leaves = [attribution_leaf(clients[s], e, t, v) for _, s, e, t, v in rows]
-        root = merkle_root(leaves)
-        last = LedgerBlock.objects.order_by("-height").only("height", "hash").first()
-        height = last.height + 1 if last else 1
-        previous = bytes.fromhex(last.hash) if last else GENESIS
-        LedgerBlock.objects.create(
-            height=height,
-            previous_hash=previous.hex(),
-            root=root.hex(),
-            hash=block_hash(previous, height, root, len(leaves)).hex(),
-            count=len(leaves),
-            leaves=b"".join(leaves),
-            leaf_ids=b"".join(row[0].to_bytes(8, "big") for row in rows),
-            last_effective_time=dt.datetime.fromtimestamp(rows[-1][3], dt.UTC),
-            last_attribution_id=rows[-1][0],
+        return _seal_attributions(limit) or _seal_recs(limit)
+
+
+def _seal_attributions(limit: int) -> int:
+    rows = _unsealed_rows(limit)
+    if not rows:
+        return 0
+    clients = {
+        pk: bytes.fromhex(client_id[2:])
+        for pk, client_id in Source.objects.filter(pk__in={row[1] for row in rows}).values_list(
+            "pk", "client_id"
         )
+    }
+    leaves = [attribution_leaf(clients[s], e, t, v) for _, s, e, t, v in rows]
+    _new_block(
+        Kind.ATTRIBUTIONS,
+        [row[0] for row in rows],
+        leaves,
+        last_effective_time=dt.datetime.fromtimestamp(rows[-1][3], dt.UTC),
+    )
     return len(rows)
+
+
+def rec_members(rec_ids: list[int]) -> dict[int, list[tuple[bytes, int]]]:
+    """Each REC's (origin leaf, mWh taken) in REC order: what its hash covers."""
+    members: dict[int, list[tuple[bytes, int]]] = defaultdict(list)
+    rows = (
+        Attribution.objects.filter(rec_id__in=rec_ids)
+        .order_by("rec_id", "-kind", "effective_time", "id")
+        .values_list("rec_id", "hash", "split_from__hash", "value", "remainder")
+    )
+    for rec_id, own, origin, value, remainder in rows:
+        members[rec_id].append((bytes.fromhex(origin or own), value - remainder))
+    return members
+
+
+def _seal_recs(limit: int) -> int:
+    pending = (
+        LedgerBlock.objects.filter(rows_marked=False, kind=Kind.RECS)
+        .order_by("-height")
+        .only("last_attribution_id")
+        .first()
+    )
+    recs = Rec.objects.filter(ledger_block__isnull=True)
+    if pending is not None:
+        recs = recs.filter(id__gt=pending.last_attribution_id)
+    # A REC is sealed once every transaction in it has its own leaf, that is
+    # once its generation has been sent: REC ids only grow, so stop at the first
+    # that is not ready and keep the order.
+    rows = list(recs.order_by("id").values_list("id", "source__client_id")[:limit])
+    members = rec_members([pk for pk, _ in rows])
+    ready = []
+    for pk, client_id in rows:
+        if not members[pk] or any(leaf is None for leaf, _ in members[pk]):
+            break
+        ready.append((pk, rec_leaf(client_id, members[pk])))
+    if not ready:
+        return 0
+    _new_block(Kind.RECS, [pk for pk, _ in ready], [leaf for _, leaf in ready])
+    return len(ready)
+
+
+def _new_block(kind: str, ids: list[int], leaves: list[bytes], **extra) -> LedgerBlock:
+    root = merkle_root(leaves)
+    last = LedgerBlock.objects.order_by("-height").only("height", "hash").first()
+    height = last.height + 1 if last else 1
+    previous = bytes.fromhex(last.hash) if last else GENESIS
+    return LedgerBlock.objects.create(
+        kind=kind,
+        height=height,
+        previous_hash=previous.hex(),
+        root=root.hex(),
+        hash=block_hash(previous, height, root, len(leaves)).hex(),
+        count=len(leaves),
+        leaves=b"".join(leaves),
+        leaf_ids=b"".join(pk.to_bytes(8, "big") for pk in ids),
+        last_attribution_id=ids[-1],
+        **extra,
+    )
 
 
 def _refresh_days(block: LedgerBlock) -> None:
@@ -190,13 +246,15 @@ def _mark_sent(block: LedgerBlock) -> None:
         if updated and not block.rows_marked:
             # One pass over the rows: hash, block and state together.
             now = timezone.now()
+            table = "energy_attribution" if block.kind == Kind.ATTRIBUTIONS else "recs_rec"
             update_by_id(
-                "energy_attribution",
+                table,
                 {"hash": "varchar", "ledger_block_id": "bigint"},
                 [(pk, leaf.hex(), block.pk) for pk, leaf in block.leaf_list()],
                 also={"state": State.PENDING, "state_changed": now, "modified": now},
             )
-            _refresh_days(block)
+            if block.kind == Kind.ATTRIBUTIONS:
+                _refresh_days(block)
 
 
 def _next_to_send() -> LedgerBlock | None:
@@ -300,17 +358,21 @@ def blocks_confirm() -> int:
                 confirmed_at=timezone.now(),
             )
             if updated:
-                now = timezone.now()
-                Attribution.objects.filter(ledger_block=block, state=State.PENDING).update(
-                    state=State.PROCESSED,
-                    height=receipt["blockNumber"],
-                    block_id=chain_hash,
-                    state_changed=now,
-                    modified=now,
-                )
-                _refresh_days(block)
+                _mark_confirmed(block, receipt["blockNumber"], chain_hash)
                 confirmed += 1
     return confirmed
+
+
+def _mark_confirmed(block: LedgerBlock, number: int, chain_hash: str) -> None:
+    now = timezone.now()
+    moved = {"state": State.PROCESSED, "height": number, "state_changed": now, "modified": now}
+    if block.kind == Kind.RECS:
+        Rec.objects.filter(ledger_block=block, state=State.PENDING).update(**moved)
+        return
+    Attribution.objects.filter(ledger_block=block, state=State.PENDING).update(
+        block_id=chain_hash, **moved
+    )
+    _refresh_days(block)
 
 
 def anchoring_round() -> dict[str, int]:

@@ -276,6 +276,10 @@ class Attribution(models.Model):
         db_index=False,
     )
     remainder = models.BigIntegerField(default=0, help_text="mWh carried to the next REC")
+    # For a remainder transaction: the metered transaction whose energy it carries.
+    split_from = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+    )
     # The ledger block whose Merkle tree holds this attribution's hash.
     ledger_block = models.ForeignKey(
         "chain.LedgerBlock",
@@ -311,7 +315,7 @@ class Attribution(models.Model):
                 name="%(app_label)s_%(class)s_effective_time_on_the_hour",
             ),
             models.CheckConstraint(
-                condition=Q(kind="metered", seq__isnull=False, seq__gte=1)
+                condition=Q(kind="metered", seq__isnull=False, seq__gte=1, split_from__isnull=True)
                 & (Q(block_id__isnull=True) | ~Q(block_id="remainder"))
                 | Q(
                     kind="remainder",
@@ -320,6 +324,7 @@ class Attribution(models.Model):
                     state="Processed",
                     value__gt=0,
                     rec__isnull=False,
+                    split_from__isnull=False,
                 ),
                 name="%(app_label)s_%(class)s_kind_consistent",
             ),

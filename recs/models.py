@@ -18,11 +18,30 @@ class Rec(models.Model):
     state_changed = models.DateTimeField(null=True, blank=True)
     hash = models.CharField(max_length=64, null=True, blank=True)
     height = models.BigIntegerField(null=True, blank=True)
+    # The ledger block whose Merkle tree holds this REC's hash.
+    ledger_block = models.ForeignKey(
+        "chain.LedgerBlock",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="recs",
+        db_index=False,
+    )
     created = models.DateTimeField(auto_now_add=True)
     modified = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name = "REC"
+        indexes = [
+            # Serves sealing: the oldest unsealed RECs first.
+            models.Index(fields=["id"], name="recs_rec_to_seal", condition=Q(ledger_block=None)),
+            # Serves the state moves of a block: its RECs.
+            models.Index(
+                fields=["ledger_block"],
+                name="recs_rec_block",
+                condition=Q(ledger_block__isnull=False),
+            ),
+        ]
         constraints = [
             # Serves /recs: a page is a range of seq.
             models.UniqueConstraint(

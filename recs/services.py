@@ -62,14 +62,14 @@ def rec_issue(*, source_id: int) -> int:
                     (
                         source_id, "remainder", f"{source_id}-r{rec.seq}", when[o.split_from],
                         o.value, State.PROCESSED, Attribution.REMAINDER_BLOCK_ID, rec.pk,
-                        o.remainder, now, now,
+                        o.remainder, o.split_from, now, now,
                     )
                 )  # fmt: skip
         update_by_id("energy_attribution", {"rec_id": "bigint", "remainder": "bigint"}, links)
         insert_rows(
             "energy_attribution",
             ["source_id", "kind", "external_id", "effective_time", "value", "state", "block_id",
-             "rec_id", "remainder", "created", "modified"],
+             "rec_id", "remainder", "split_from_id", "created", "modified"],
             openers,
         )  # fmt: skip
         Source.objects.filter(pk=source_id).update(

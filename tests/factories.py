@@ -116,6 +116,7 @@ def issue_rec(
                 state=State.PROCESSED,
                 block_id=Attribution.REMAINDER_BLOCK_ID,
                 rec=rec,
+                split_from=split,
             )
         for index, member in enumerate(members):
             last = index == len(members) - 1

@@ -79,10 +79,12 @@ def test_a_remainder_transaction_must_be_processed_positive_and_in_a_rec(source)
         "block_id": "remainder",
         "state": "Processed",
         "rec": rec,
+        "split_from": attrs[0],
         "external_id": "r",
     }
 
     refused(lambda: attribution(**(good | {"rec": None})).save())
+    refused(lambda: attribution(**(good | {"split_from": None})).save())
     refused(lambda: attribution(**(good | {"value": 0})).save())
     refused(lambda: attribution(**(good | {"state": "New"})).save())
     refused(lambda: attribution(**(good | {"block_id": "abc"})).save())

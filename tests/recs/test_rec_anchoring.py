@@ -1,0 +1,84 @@
+"""RECs get a hash over their energy's origins and are anchored like attributions."""
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+
+from chain.hashing import rec_leaf
+from chain.models import LedgerBlock
+from chain.services import anchoring_round
+from energy.units import MWH
+from recs.models import Rec
+from recs.services import recs_issue_all
+from tests.factories import SourceFactory, append
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def issued(chain, client_for):
+    source = SourceFactory()
+    rows = append(source, [900_000_000, 101_200_000, 998_800_000, 2_500_000_000])
+    anchoring_round()  # the generation is Processed
+    assert recs_issue_all() == 4
+    return source, rows, client_for(source.customer)
+
+
+def test_recs_are_sealed_sent_and_processed_with_a_hash_over_their_origins(issued):
+    source, rows, api = issued
+
+    result = anchoring_round()
+
+    assert result == {"sealed": 4, "sent": 1, "confirmed": 1}
+    block = LedgerBlock.objects.get(kind="recs")
+    recs = list(Rec.objects.order_by("seq"))
+    assert {r.state for r in recs} == {"Processed"}
+    assert {r.height for r in recs} == {block.chain_block_number}
+    # REC 2 holds 1.2 kWh split off row 1 and 998.8 kWh of row 2.
+    expected = rec_leaf(
+        source.client_id,
+        [(bytes.fromhex(rows[1].__class__.objects.get(pk=rows[1].pk).hash), 1_200_000),
+         (bytes.fromhex(rows[2].__class__.objects.get(pk=rows[2].pk).hash), 998_800_000)],
+    )  # fmt: skip
+    assert recs[1].hash == expected.hex()
+    listed = api.get("/api/v1/energy/recs").json()
+    assert all(r["state"] == "Processed" and "hash" in r and "height" in r for r in listed)
+    assert listed[0]["value"] == 1.0 and len(listed) == 4
+
+
+def test_verify_ledger_checks_recs_too(issued):
+    anchoring_round()
+    out = StringIO()
+    call_command("verify_ledger", stdout=out)
+    assert out.getvalue().splitlines()[-1].startswith("ledger verified: 2 block(s)")
+
+
+@pytest.mark.postgres
+def test_verify_ledger_names_a_rec_whose_transactions_were_changed(issued):
+    _, rows, _ = issued
+    anchoring_round()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE energy_attribution SET remainder = remainder + 1 WHERE id = %s", [rows[1].pk]
+        )
+
+    out = StringIO()
+    with pytest.raises(CommandError):
+        call_command("verify_ledger", stdout=out)
+
+    [first] = Rec.objects.filter(seq=1)
+    assert f"REC {first.pk}: its transactions no longer hash to its leaf" in out.getvalue()
+
+
+def test_the_whole_pipeline_runs_from_generation_to_anchored_recs(chain):
+    source = SourceFactory()
+    append(source, [MWH // 2] * 5)
+    out = StringIO()
+
+    call_command("run_pipeline", stdout=out)
+
+    assert [r.state for r in Rec.objects.filter(source=source)] == ["Processed", "Processed"]
+    assert "RECs issued: 2" in out.getvalue()
