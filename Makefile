@@ -3,6 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+DEMO_DAYS ?= 7
 
 # What tests and benchmarks run against: the local PostgreSQL and Redis.
 TEST_DATABASE_URL ?= postgresql://127.0.0.1:5432/cg
@@ -40,7 +41,7 @@ run: $(VENV)/.installed
 	@command -v npm >/dev/null && $(MAKE) --no-print-directory node_modules/.installed || \
 		echo "npm not found: anchoring will use an in-process chain"
 	$(BIN)/python manage.py migrate --no-input
-	$(BIN)/python manage.py serve --port $(PORT)
+	$(BIN)/python manage.py serve --port $(PORT) --demo-days $(DEMO_DAYS)
 
 test: $(VENV)/.installed-test node_modules/.installed
 	@$(TEST_ENV) $(BIN)/python -m cg.preflight

@@ -1,5 +1,6 @@
 import signal
 import sys
+from io import StringIO
 
 from celery.beat import EmbeddedService
 from django.conf import settings
@@ -8,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from cg.celery import app
 from chain import anvil
+from energy.models import Customer
 
 
 class Command(BaseCommand):
@@ -19,17 +21,41 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--port", default="8000")
         parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument(
+            "--demo-days",
+            type=int,
+            default=0,
+            help="on an empty database, first load this many days of demo data (simulate)",
+        )
 
-    def handle(self, *args, host: str, port: str, **options) -> None:
+    def handle(self, *args, host: str, port: str, demo_days: int, **options) -> None:
         # SIGTERM would end the process on the spot; as SystemExit it stops the
         # local node below first, so the node writes its chain to disk.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         node = self._local_chain() if settings.EMBEDDED else None
         try:
+            if demo_days and not Customer.objects.exists():
+                self._demo(demo_days, host, port)
             self._serve(host, port)
         finally:
             if node is not None:
                 anvil.stop(node)
+
+    def _demo(self, days: int, host: str, port: str) -> None:
+        out = StringIO()
+        self.stdout.write(f"empty database: loading {days} days of demo data (manage.py simulate)")
+        call_command("simulate", days=days, stdout=out)
+        lines = out.getvalue().strip().splitlines()
+        self.stdout.write("\n".join(lines[:-2]))
+        token = lines[-1]
+        base = f"http://{host}:{port}/api/v1/energy"
+        self.stdout.write(
+            "\nTry it (the demo customer's token, shown only now):\n"
+            f'  curl -H "Authorization: Bearer {token}" "{base}/sources"\n'
+            f'  curl -H "Authorization: Bearer {token}" "{base}/recs?per_page=5"\n'
+            f'  curl -H "Authorization: Bearer {token}" '
+            f'"{base}/attributions/sunny-hill-array-a?per_page=5"\n'
+        )
 
     def _local_chain(self):
         """Embedded mode anchors on a local anvil node that keeps its chain under var/."""
