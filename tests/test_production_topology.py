@@ -1,0 +1,156 @@
+"""The production processes for real: gunicorn, a Celery worker and Celery beat (database
+scheduler) on PostgreSQL and Redis, and an anvil node; signed reports in, anchored RECs out.
+"""
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from io import StringIO
+from pathlib import Path
+
+import pytest
+import redis
+from django.core.management import call_command
+from django.db import connection
+from django_celery_beat.models import PeriodicTask
+
+from cg.schedule import PERIODIC_TASKS, ensure_periodic_tasks
+from chain import anvil, client
+from energy.units import MWH
+from tests.factories import SourceFactory, token_for
+from tests.pushing import Miner, call, hourly_report
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
+ROOT = Path(__file__).resolve().parents[1]
+BROKER = "redis://127.0.0.1:6379/14"
+
+
+def http(url: str, body=None, token: str | None = None):
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    data = json.dumps(body).encode() if body is not None else None
+    with urllib.request.urlopen(urllib.request.Request(url, data, headers), timeout=30) as r:
+        return json.loads(r.read())
+
+
+def wait_for_port(port: int, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "gunicorn exited"
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/schema/", timeout=1)
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError("gunicorn did not start")
+
+
+def test_reports_pushed_to_the_production_processes_come_out_as_anchored_recs(settings, tmp_path):
+    node, node_url = anvil.start(anvil.free_port())
+    processes = [node]
+    try:
+        settings.WEB3_PROVIDER_URI = node_url
+        settings.CHAIN_CONFIRMATIONS = 1
+        client.use_web3(None)
+        address = client.deploy_anchor(client.web3())
+        settings.ANCHOR_CONTRACT_ADDRESS = address
+        # Short schedules through settings, as an operator would set them.
+        for name in ("HOURLY_INTERVAL_SECONDS", "ANCHOR_INTERVAL_SECONDS", "REC_INTERVAL_SECONDS"):
+            setattr(settings, name, 1)
+        PeriodicTask.objects.filter(name__in=[n for n, _, _ in PERIODIC_TASKS]).delete()
+        ensure_periodic_tasks()
+        redis.Redis.from_url(BROKER).flushdb()
+
+        miner = Miner(seed=901)
+        source = SourceFactory(miner_address=miner.address.lower())
+        token = token_for(source.customer)
+        env = os.environ | {
+            "DATABASE_URL": f"postgresql://127.0.0.1:5432/{connection.settings_dict['NAME']}",
+            "REDIS_URL": BROKER,
+            "WEB3_PROVIDER_URI": node_url,
+            "ANCHOR_CONTRACT_ADDRESS": address,
+            "CHAIN_CONFIRMATIONS": "1",
+        }
+        port = anvil.free_port()
+        logs = {name: open(tmp_path / f"{name}.log", "w") for name in ("web", "worker", "beat")}  # noqa: SIM115
+        start = {"cwd": ROOT, "env": env}
+        python = [sys.executable, "-m"]
+        web = subprocess.Popen(
+            [*python, "gunicorn", "cg.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
+            stdout=logs["web"],
+            stderr=subprocess.STDOUT,
+            **start,
+        )
+        processes.append(web)
+        processes.append(
+            subprocess.Popen(
+                [
+                    *python,
+                    "celery",
+                    "-A",
+                    "cg",
+                    "worker",
+                    "--pool",
+                    "solo",
+                    "--loglevel",
+                    "WARNING",
+                ],
+                **start,
+            )
+        )
+        processes.append(
+            subprocess.Popen(
+                [*python, "celery", "-A", "cg", "beat", "--loglevel", "INFO",
+                 "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler",
+                 "--max-interval", "1"],
+                stdout=logs["beat"],
+                stderr=subprocess.STDOUT,
+                **start,
+            )
+        )  # fmt: skip
+        wait_for_port(port, web)
+        base = f"http://127.0.0.1:{port}"
+
+        # Two days of a 2 MW array: about 20 MWh, hours of up to 2 MWh.
+        first = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
+        first -= dt.timedelta(days=2)
+        energy, batch = 0, []
+        for hour in range(48):
+            watts = 2_000_000 if 6 <= (first + dt.timedelta(hours=hour)).hour < 18 else 0
+            samples = hourly_report(first + dt.timedelta(hours=hour), energy, watts)
+            energy = samples[-1][2] + watts * 1000 * 5 // 60
+            batch.append(call("tx_reportMinerPoGG", miner.report(samples), hour))
+        answers = http(f"{base}/v1", batch)
+        assert [a.get("result") for a in answers] == ["200"] * 48
+
+        # 24 sunny hours of 12 x 166,666,666 mWh: 47.99... MWh, so 47 RECs.
+        expected = 24 * 12 * (2_000_000 * 1000 * 5 // 60) // MWH
+        deadline = time.monotonic() + 150
+        recs = []
+        while time.monotonic() < deadline:
+            recs = http(f"{base}/api/v1/energy/recs?per_page=1000", token=token)
+            if len(recs) == expected and {r["state"] for r in recs} == {"Processed"}:
+                break
+            time.sleep(1)
+
+        tails = {n: (tmp_path / f"{n}.log").read_text()[-1500:] for n in logs}
+        assert len(recs) == expected, f"{len(recs)} RECs; process logs: {tails}"
+        assert {r["state"] for r in recs} == {"Processed"}
+        assert all(r["height"] > 0 and len(r["hash"]) == 64 for r in recs)
+        out = StringIO()
+        call_command("verify_ledger", stdout=out)
+        assert out.getvalue().splitlines()[-1].startswith("ledger verified")
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        client.use_web3(None)
