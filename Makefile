@@ -55,6 +55,7 @@ bench: $(VENV)/.installed-test node_modules/.installed
 	$(BENCH_ENV) $(BIN)/python bench/read_api.py
 	$(BENCH_ENV) $(BIN)/python bench/ingest.py
 	$(BENCH_ENV) $(BIN)/python bench/anchor.py
+	$(BENCH_ENV) $(BIN)/python bench/issue.py
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
