@@ -177,6 +177,15 @@ class TestAppendOnly:
 
         assert Attribution.objects.get(pk=rows[0].pk).state == "Processed"
 
+    def test_a_transactions_rec_and_remainder_are_final_once_set(self, source):
+        rows = append(source, [MWH + 5, 7])
+        mark_processed(rows)
+        rec = issue_rec(source, rows[:1], remainder=5)
+
+        refused(lambda: Attribution.objects.filter(pk=rows[0].pk).update(remainder=4))
+        refused(lambda: Attribution.objects.filter(pk=rows[0].pk).update(rec=None))
+        Attribution.objects.filter(pk=rows[1].pk).update(rec=rec)  # joining a REC is allowed
+
     def test_deleting_or_rewriting_a_rec_is_refused(self, source):
         rec = issue_rec(source, [])
 
