@@ -133,20 +133,15 @@ def _seal_recs(limit: int) -> int:
     recs = Rec.objects.filter(ledger_block__isnull=True)
     if pending is not None:
         recs = recs.filter(id__gt=pending.last_attribution_id)
-    # A REC is sealed once every transaction in it has its own leaf, that is
-    # once its generation has been sent: REC ids only grow, so stop at the first
-    # that is not ready and keep the order.
+    # RECs are issued from Processed transactions only, so every one of their
+    # transactions (or the one a remainder was split from) already has its leaf.
     rows = list(recs.order_by("id").values_list("id", "source__client_id")[:limit])
-    members = rec_members([pk for pk, _ in rows])
-    ready = []
-    for pk, client_id in rows:
-        if not members[pk] or any(leaf is None for leaf, _ in members[pk]):
-            break
-        ready.append((pk, rec_leaf(client_id, members[pk])))
-    if not ready:
+    if not rows:
         return 0
-    _new_block(Kind.RECS, [pk for pk, _ in ready], [leaf for _, leaf in ready])
-    return len(ready)
+    members = rec_members([pk for pk, _ in rows])
+    leaves = [rec_leaf(client_id, members[pk]) for pk, client_id in rows]
+    _new_block(Kind.RECS, [pk for pk, _ in rows], leaves)
+    return len(rows)
 
 
 def _new_block(kind: str, ids: list[int], leaves: list[bytes], **extra) -> LedgerBlock:

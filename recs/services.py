@@ -40,10 +40,7 @@ def rec_issue(*, source_id: int) -> int:
             .values_list("id", "value", "effective_time")
         )
         plan = cut_recs(source.rec_carry, source.rec_carry_from_id, [t[:2] for t in txs])
-        if not plan.recs and (plan.carry, plan.carry_from) == (
-            source.rec_carry,
-            source.rec_carry_from_id,
-        ):
+        if not plan.recs:  # the carry only moves when a REC is completed
             return 0
         when = {pk: effective for pk, _, effective in txs}
         if source.rec_carry_from_id:
