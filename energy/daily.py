@@ -88,7 +88,7 @@ def _aggregate(pairs: list[tuple[int, dt.date]]) -> dict[int, list[tuple]]:
             WITH {cte}
             SELECT t.source_id, t.day, g.state, g.rec_id, g.number, g.value
             FROM t CROSS JOIN LATERAL (
-                SELECT a.state, a.rec_id, COUNT(*) AS number, SUM(a.value) AS value
+                SELECT a.state, a.rec_id, COUNT(*) AS number, SUM(a.value)::bigint AS value
                 FROM energy_attribution a
                 WHERE a.source_id = t.source_id AND a.kind = 'metered' AND {_day_range("t")}
                 GROUP BY a.state, a.rec_id

@@ -1,16 +1,31 @@
-"""REC issuance: cut each source's processed generation into RECs of exactly 1 MWh."""
+"""REC issuance: cut each source's processed generation into RECs of exactly 1 MWh.
+
+The rule is ``recs.cutting.cut_recs``. On PostgreSQL the same rule runs
+set-based over a batch of sources: a window sum gives each transaction the
+cumulative energy of its source up to and including it (after the carried
+remainder), and integer division of that by 1 MWh says which REC it falls in,
+whether it crosses a boundary, and how many RECs it spans; RECs, remainder
+transactions and links are then written by a handful of statements whatever
+the number of rows. Embedded SQLite runs the rule in Python, row by row: its
+data sets are a demo's.
+"""
 
 from collections import defaultdict
+from collections.abc import Sequence
 
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.utils import timezone
 
 from cg.sql import insert_rows, update_by_id
 from energy.daily import daily_refresh
 from energy.models import Attribution, Customer, Source, State
+from energy.units import REC_VALUE
 from recs.cutting import cut_recs
 from recs.models import Rec
+
+# Sources per transaction in recs_issue_all: bounds how long their rows stay
+# locked against ingestion, while keeping each statement set-based.
+BATCH = 250
 
 
 def _issuable():
@@ -26,68 +41,248 @@ def sources_due() -> list[int]:
 
 
 def rec_issue(*, source_id: int) -> int:
-    """Issue every whole REC of one source; the number issued.
+    """Issue every whole REC of one source; the number issued."""
+    return recs_issue(source_ids=[source_id])
 
-    The source row is locked for the whole cut, so two workers issuing the same
-    source at once issue its RECs once: the second sees what the first linked.
+
+def recs_issue(*, source_ids: Sequence[int]) -> int:
+    """Issue every whole REC of these sources in one transaction; the number issued.
+
+    The source rows are locked (in id order, like every writer of sources) for
+    the whole cut, so two workers issuing the same source at once issue its
+    RECs once: the second sees what the first linked.
     """
     with transaction.atomic():
-        source = Source.objects.select_for_update().get(pk=source_id)
+        ids = list(
+            Source.objects.select_for_update()
+            .filter(pk__in=source_ids)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        if not ids:
+            return 0
+        if connection.vendor == "postgresql":
+            issued, days = _cut_in_sql(ids)
+        else:
+            issued, days = _cut_in_python(ids)
+        daily_refresh(days)
+    return issued
+
+
+def recs_issue_all() -> int:
+    """Issue every due source, ``BATCH`` sources a transaction; the RECs issued."""
+    due = sources_due()
+    return sum(recs_issue(source_ids=due[i : i + BATCH]) for i in range(0, len(due), BATCH))
+
+
+def _locked_customers(customer_ids) -> dict[int, int]:
+    """Lock the customers (id order) whose REC numbering moves; their REC counts."""
+    rows = (
+        Customer.objects.select_for_update()
+        .filter(pk__in=customer_ids)
+        .order_by("pk")
+        .values_list("pk", "rec_count")
+    )
+    return dict(rows)
+
+
+# The statements of one set-based cut, in order. Temporary tables hold each
+# step's rows so the next statements join them; they are dropped at the end.
+#
+# issue_cut: every issuable transaction of the locked sources with ``upto``,
+# the source's energy up to and including it counted from the carried
+# remainder, so that it lies in REC ``first_rec`` (0-based) and reaches REC
+# ``last_rec``; ``first_rec < n`` (the source's whole RECs) means it is linked.
+_CUT = [
+    f"""
+    CREATE TEMP TABLE issue_cut ON COMMIT DROP AS
+    SELECT w.id, w.source_id, w.effective_time, w.value, w.upto,
+           (w.upto - w.value) / {REC_VALUE} AS first_rec, w.upto / {REC_VALUE} AS last_rec
+    FROM (
+        SELECT a.id, a.source_id, a.effective_time, a.value,
+               (s.rec_carry + sum(a.value) OVER (
+                    PARTITION BY a.source_id ORDER BY a.effective_time, a.id))::bigint AS upto
+        FROM energy_source s JOIN energy_attribution a ON a.source_id = s.id
+        WHERE s.id = ANY(%(ids)s) AND a.kind = 'metered' AND a.state = 'Processed'
+              AND a.rec_id IS NULL AND a.value > 0
+    ) AS w
+    """,
+    # Temporary tables get no statistics unless asked; the joins below need them.
+    "ANALYZE issue_cut",
+    # issue_due: the sources with at least one whole REC, and how many.
+    f"""
+    CREATE TEMP TABLE issue_due ON COMMIT DROP AS
+    SELECT c.source_id, s.customer_id, max(c.upto) / {REC_VALUE} AS n
+    FROM issue_cut c JOIN energy_source s ON s.id = c.source_id
+    GROUP BY c.source_id, s.customer_id
+    HAVING max(c.upto) >= {REC_VALUE}
+    """,
+]
+# issue_rec: REC ``k`` of each source, numbered after its customer's last REC
+# in source order; ids drawn up front so the other tables can point at them.
+_RECS = [
+    """
+    CREATE TEMP TABLE issue_rec ON COMMIT DROP AS
+    SELECT nextval(pg_get_serial_sequence('recs_rec', 'id')) AS id, r.*
+    FROM (
+        SELECT d.customer_id, d.source_id, k, c.rec_count + d.before + k + 1 AS seq
+        FROM (SELECT *, (sum(n) OVER (PARTITION BY customer_id ORDER BY source_id) - n)::bigint
+                        AS before
+              FROM issue_due) AS d
+        JOIN energy_customer c ON c.id = d.customer_id
+        CROSS JOIN LATERAL generate_series(0, d.n - 1) AS k
+        ORDER BY d.customer_id, seq
+    ) AS r
+    """,
+    f"""
+    INSERT INTO recs_rec (id, customer_id, source_id, seq, value, state, created, modified)
+    SELECT id, customer_id, source_id, seq, {REC_VALUE}, 'New', %(now)s, %(now)s
+    FROM issue_rec ORDER BY id
+    """,
+    """
+    UPDATE energy_customer c SET rec_count = c.rec_count + t.n
+    FROM (SELECT customer_id, sum(n) AS n FROM issue_due GROUP BY customer_id) AS t
+    WHERE c.id = t.customer_id
+    """,
+]
+_LINKS = [
+    # issue_opener: the remainder transactions opening REC ``k``: the carried
+    # remainder opens REC 0; a transaction reaching past its first REC opens
+    # each following one it reaches, with what is left of it there.
+    f"""
+    CREATE TEMP TABLE issue_opener ON COMMIT DROP AS
+    SELECT nextval(pg_get_serial_sequence('energy_attribution', 'id')) AS id, o.*
+    FROM (
+        SELECT s.id AS source_id, 0::bigint AS k, s.rec_carry AS value, 0::bigint AS remainder,
+               s.rec_carry_from_id AS split_from, a.effective_time
+        FROM issue_due d JOIN energy_source s ON s.id = d.source_id
+        JOIN energy_attribution a ON a.id = s.rec_carry_from_id
+        WHERE s.rec_carry > 0
+        UNION ALL
+        SELECT c.source_id, r, c.upto - {REC_VALUE} * r,
+               greatest(c.upto - {REC_VALUE} * (r + 1), 0), c.id, c.effective_time
+        FROM issue_cut c JOIN issue_due d ON d.source_id = c.source_id
+        CROSS JOIN LATERAL generate_series(c.first_rec + 1, least(c.last_rec, d.n - 1)) AS r
+        WHERE c.last_rec > c.first_rec AND c.first_rec < d.n AND c.upto > {REC_VALUE} * r
+        ORDER BY source_id, k
+    ) AS o
+    """,
+    f"""
+    INSERT INTO energy_attribution (id, source_id, kind, external_id, effective_time, value,
+        state, block_id, rec_id, remainder, split_from_id, created, modified)
+    SELECT o.id, o.source_id, 'remainder', o.source_id || '-r' || r.seq, o.effective_time,
+           o.value, 'Processed', '{Attribution.REMAINDER_BLOCK_ID}', r.id, o.remainder,
+           o.split_from, %(now)s, %(now)s
+    FROM issue_opener o JOIN issue_rec r ON r.source_id = o.source_id AND r.k = o.k
+    ORDER BY o.id
+    """,
+    # The transaction that crosses into the next REC keeps what its REC did not use.
+    f"""
+    UPDATE energy_attribution a
+    SET rec_id = r.id, modified = %(now)s,
+        remainder = CASE WHEN c.last_rec > c.first_rec
+                         THEN c.upto - {REC_VALUE} * (c.first_rec + 1) ELSE 0 END
+    FROM issue_cut c JOIN issue_rec r ON r.source_id = c.source_id AND r.k = c.first_rec
+    WHERE a.id = c.id
+    """,
+    # The new carry: what is left, past the last whole REC, of the transaction
+    # that reached it.
+    f"""
+    UPDATE energy_source s
+    SET rec_carry = x.carry,
+        rec_carry_from_id = CASE WHEN x.carry > 0 THEN x.id END
+    FROM (SELECT c.source_id, c.id, c.upto - {REC_VALUE} * d.n AS carry
+          FROM issue_cut c JOIN issue_due d ON d.source_id = c.source_id
+          WHERE c.first_rec < d.n AND c.last_rec >= d.n) AS x
+    WHERE s.id = x.source_id
+    """,
+]
+_DAYS = """
+    SELECT DISTINCT c.source_id, (c.effective_time AT TIME ZONE 'UTC')::date
+    FROM issue_cut c JOIN issue_due d ON d.source_id = c.source_id
+    WHERE c.first_rec < d.n
+"""
+
+
+def _cut_in_sql(ids: list[int]) -> tuple[int, dict[int, set]]:
+    params = {"ids": ids, "now": timezone.now()}
+    days: dict[int, set] = defaultdict(set)
+    issued = 0
+    with connection.cursor() as cursor:
+        for statement in _CUT:
+            cursor.execute(statement, params)
+        cursor.execute("SELECT customer_id FROM issue_due")
+        if customers := {row[0] for row in cursor.fetchall()}:
+            _locked_customers(customers)
+            for statement in _RECS + _LINKS:
+                cursor.execute(statement, params)
+            cursor.execute("SELECT count(*) FROM issue_rec")
+            issued = cursor.fetchone()[0]
+            cursor.execute(_DAYS)
+            for source_id, day in cursor.fetchall():
+                days[source_id].add(day)
+            cursor.execute("DROP TABLE issue_rec, issue_opener")
+        cursor.execute("DROP TABLE issue_cut, issue_due")
+    return issued, days
+
+
+def _cut_in_python(ids: list[int]) -> tuple[int, dict[int, set]]:
+    sources = Source.objects.filter(pk__in=ids).order_by("pk")
+    plans = []
+    for source in sources:
         txs = list(
             _issuable()
-            .filter(source_id=source_id)
+            .filter(source_id=source.pk)
             .order_by("effective_time", "id")
             .values_list("id", "value", "effective_time")
         )
         plan = cut_recs(source.rec_carry, source.rec_carry_from_id, [t[:2] for t in txs])
-        if not plan.recs:  # the carry only moves when a REC is completed
-            return 0
-        when = {pk: effective for pk, _, effective in txs}
+        if plan.recs:  # the carry only moves when a REC is completed
+            plans.append((source, plan, {pk: effective for pk, _, effective in txs}))
+    if not plans:
+        return 0, {}
+    rec_count = _locked_customers({source.customer_id for source, _, _ in plans})
+    now = timezone.now()
+    links, openers, days = [], [], defaultdict(set)
+    issued = 0
+    for source, plan, when in plans:
         if source.rec_carry_from_id:
             split = Attribution.objects.get(pk=source.rec_carry_from_id)
             when[split.pk] = split.effective_time
-        recs = _new_recs(source, len(plan.recs))
-        now = timezone.now()
-        links, openers, days = [], [], defaultdict(set)
+        first = rec_count[source.customer_id] + 1
+        rec_count[source.customer_id] += len(plan.recs)
+        recs = Rec.objects.bulk_create(
+            Rec(customer_id=source.customer_id, source=source, seq=first + i)
+            for i in range(len(plan.recs))
+        )
+        issued += len(recs)
         for rec, cut in zip(recs, plan.recs, strict=True):
             for tx_id, remainder in cut.members:
                 links.append((tx_id, rec.pk, remainder))
-                days[source_id].add(when[tx_id].date())
-            if cut.opener is not None:
-                o = cut.opener
+                days[source.pk].add(when[tx_id].date())
+            if (o := cut.opener) is not None:
                 openers.append(
                     (
-                        source_id, "remainder", f"{source_id}-r{rec.seq}", when[o.split_from],
+                        source.pk, "remainder", f"{source.pk}-r{rec.seq}", when[o.split_from],
                         o.value, State.PROCESSED, Attribution.REMAINDER_BLOCK_ID, rec.pk,
                         o.remainder, o.split_from, now, now,
                     )
                 )  # fmt: skip
-        update_by_id("energy_attribution", {"rec_id": "bigint", "remainder": "bigint"}, links)
-        insert_rows(
-            "energy_attribution",
-            ["source_id", "kind", "external_id", "effective_time", "value", "state", "block_id",
-             "rec_id", "remainder", "split_from_id", "created", "modified"],
-            openers,
-        )  # fmt: skip
-        Source.objects.filter(pk=source_id).update(
+        Source.objects.filter(pk=source.pk).update(
             rec_carry=plan.carry, rec_carry_from_id=plan.carry_from
         )
-        daily_refresh(days)
-    return len(recs)
-
-
-def _new_recs(source: Source, count: int) -> list[Rec]:
-    """``count`` RECs of the source, numbered after the customer's last one."""
-    if not count:
-        return []
-    customer = Customer.objects.select_for_update().get(pk=source.customer_id)
-    Customer.objects.filter(pk=customer.pk).update(rec_count=F("rec_count") + count)
-    return Rec.objects.bulk_create(
-        Rec(customer_id=customer.pk, source_id=source.pk, seq=customer.rec_count + i)
-        for i in range(1, count + 1)
+    for customer_id, count in rec_count.items():
+        Customer.objects.filter(pk=customer_id).update(rec_count=count)
+    update_by_id(
+        "energy_attribution",
+        {"rec_id": "bigint", "remainder": "bigint"},
+        links,
+        also={"modified": now},
     )
-
-
-def recs_issue_all() -> int:
-    """Issue every due source, one transaction each; the RECs issued."""
-    return sum(rec_issue(source_id=source_id) for source_id in sources_due())
+    insert_rows(
+        "energy_attribution",
+        ["source_id", "kind", "external_id", "effective_time", "value", "state", "block_id",
+         "rec_id", "remainder", "split_from_id", "created", "modified"],
+        openers,
+    )  # fmt: skip
+    return issued, days

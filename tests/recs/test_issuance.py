@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from energy.models import Attribution, Source
 from energy.units import MWH
+from recs.cutting import cut_recs
 from recs.models import Rec
 from recs.services import rec_issue, recs_issue_all
 from tests.energy.test_ledger_services import assert_in_step
@@ -123,6 +124,95 @@ def test_conservation_holds_after_every_round(customer, rounds):
         assert sum(t.value - t.remainder for t in held) == MWH
 
 
+def _rec_contents(rec: Rec) -> tuple:
+    """(opener as (value, remainder, split from) or None, [(member id, remainder)])."""
+    opener = None
+    members = []
+    for t in rec.transactions.order_by("-kind", "effective_time", "id"):
+        if t.kind == "remainder":
+            opener = (t.value, t.remainder, t.split_from_id)
+        else:
+            members.append((t.pk, t.remainder))
+    return opener, members
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    rounds=st.lists(
+        st.lists(
+            st.tuples(
+                st.lists(
+                    st.one_of(st.integers(1, 5000), st.integers(1, MWH), st.integers(1, 3 * MWH)),
+                    max_size=8,
+                ),
+                st.booleans(),  # True: these hours are processed only after the next cut
+            ),
+            min_size=3,
+            max_size=3,
+        ),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_issuing_many_sources_at_once_follows_the_rule_for_each(customer, rounds):
+    """The batch cut (set-based on PostgreSQL) gives what ``cut_recs`` gives per source,
+    hours processed late included."""
+    sources = [SourceFactory(customer=customer) for _ in range(3)]
+    start = {s.pk: T0 for s in sources}
+    held = {s.pk: [] for s in sources}
+    carry = {s.pk: (0, None) for s in sources}
+    for number, round_ in enumerate(rounds, start=1):
+        for source, (values, hold) in zip(sources, round_, strict=True):
+            made = append(source, values, start=start[source.pk]) if values else []
+            if made:
+                start[source.pk] = made[-1].effective_time + dt.timedelta(hours=1)
+            ready, held[source.pk] = held[source.pk], []
+            if hold and number < len(rounds):
+                held[source.pk] = made
+            else:
+                ready += made
+            mark_processed(ready)
+        expected = {}
+        for source in sources:
+            waiting = (
+                Attribution.objects.filter(
+                    source=source, kind="metered", state="Processed", value__gt=0, rec__isnull=True
+                )
+                .order_by("effective_time", "id")
+                .values_list("id", "value")
+            )
+            plan = cut_recs(*carry[source.pk], list(waiting))
+            expected[source.pk] = [
+                ((c.opener.value, c.opener.remainder, c.opener.split_from) if c.opener else None,
+                 c.members)
+                for c in plan.recs
+            ]  # fmt: skip
+            if plan.recs:
+                carry[source.pk] = (plan.carry, plan.carry_from)
+        before = Rec.objects.count()
+
+        assert recs_issue_all() == sum(len(cuts) for cuts in expected.values())
+
+        new = Rec.objects.filter(seq__gt=before).order_by("seq")
+        # Numbered after the customer's last REC, source by source.
+        assert [r.source_id for r in new] == [s.pk for s in sources for _ in expected[s.pk]]
+        assert [_rec_contents(r) for r in new] == [c for s in sources for c in expected[s.pk]]
+        for source in sources:
+            source.refresh_from_db()
+            assert (source.rec_carry, source.rec_carry_from_id) == carry[source.pk]
+            assert_in_step(source)
+            conserved(source)
+    customer.refresh_from_db()
+    assert customer.rec_count == Rec.objects.count()
+    assert sorted(Rec.objects.values_list("seq", flat=True)) == list(
+        range(1, customer.rec_count + 1)
+    )
+
+
 def test_operators_issue_a_source_now_from_the_admin(admin_client, source):
     mark_processed(append(source, [2 * MWH]))
 
@@ -138,10 +228,30 @@ ISSUER = textwrap.dedent(
     """
     import sys, django
     django.setup()
-    from recs.services import rec_issue
-    print(rec_issue(source_id=int(sys.argv[1])))
+    from recs.services import rec_issue, recs_issue_all
+    print(rec_issue(source_id=int(sys.argv[1])) if sys.argv[1:] else recs_issue_all())
     """
 )
+
+
+def _run_at_once(*argvs: list[str]) -> list[int]:
+    """Run ISSUER in one process per argv, all at once, against the test database."""
+    name = connection.settings_dict["NAME"]
+    env = os.environ | {"DATABASE_URL": f"postgresql://127.0.0.1:5432/{name}"}
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", ISSUER, *argv],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for argv in argvs
+    ]
+    outputs = [w.communicate(timeout=60) for w in workers]
+    assert all(w.returncode == 0 for w in workers), outputs
+    return [int(out.strip()) for out, _ in outputs]
 
 
 @pytest.mark.postgres
@@ -149,22 +259,28 @@ ISSUER = textwrap.dedent(
 def test_two_processes_issuing_one_source_at_once_issue_its_recs_once():
     source = SourceFactory()
     mark_processed(append(source, [MWH // 4] * 40))  # 10 RECs
-    name = connection.settings_dict["NAME"]
-    env = os.environ | {"DATABASE_URL": f"postgresql://127.0.0.1:5432/{name}"}
-    workers = [
-        subprocess.Popen(
-            [sys.executable, "-c", ISSUER, str(source.pk)],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(3)
-    ]
-    outputs = [w.communicate(timeout=60) for w in workers]
 
-    assert all(w.returncode == 0 for w in workers), outputs
-    assert sorted(int(out.strip()) for out, _ in outputs) == [0, 0, 10]
+    issued = _run_at_once(*[[str(source.pk)]] * 3)
+
+    assert sorted(issued) == [0, 0, 10]
     assert Rec.objects.filter(source=source).count() == 10
     conserved(source)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_batch_and_per_source_issuers_at_once_issue_every_rec_once():
+    first = SourceFactory()
+    sources = [first, SourceFactory(customer=first.customer), SourceFactory()]
+    for source in sources:
+        mark_processed(append(source, [MWH // 3] * 31))  # 10 RECs, 1/3 MWh carried
+
+    issued = _run_at_once([], [], [str(sources[1].pk)], [str(sources[2].pk)])
+
+    assert sum(issued) == 30
+    for source in sources:
+        assert Rec.objects.filter(source=source).count() == 10
+        conserved(source)
+    for customer_id in {s.customer_id for s in sources}:
+        seqs = sorted(Rec.objects.filter(customer_id=customer_id).values_list("seq", flat=True))
+        assert seqs == list(range(1, len(seqs) + 1))
