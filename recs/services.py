@@ -94,6 +94,9 @@ def _locked_customers(customer_ids) -> dict[int, int]:
 # remainder, so that it lies in REC ``first_rec`` (0-based) and reaches REC
 # ``last_rec``; ``first_rec < n`` (the source's whole RECs) means it is linked.
 _CUT = [
+    # Each statement is one pass over known rows: compiling it (JIT) costs more
+    # than it saves, a quarter of a second a statement on a million rows.
+    "SET LOCAL jit = off",
     f"""
     CREATE TEMP TABLE issue_cut ON COMMIT DROP AS
     SELECT w.id, w.source_id, w.effective_time, w.value, w.upto,
