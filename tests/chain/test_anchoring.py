@@ -9,7 +9,7 @@ from django.test import Client
 
 from chain import client
 from chain.hashing import attribution_leaf, merkle_root
-from chain.models import LedgerBlock
+from chain.models import AnchorDeployment, LedgerBlock
 from chain.services import anchoring_round, blocks_confirm, blocks_seal, blocks_send
 from energy.models import Attribution, Source
 from tests.energy.test_ledger_services import assert_in_step
@@ -207,3 +207,21 @@ class TestFaults:
     def test_no_node_call_is_made_inside_a_database_transaction(self, chain):
         with pytest.raises(client.RpcInsideTransaction), transaction.atomic():
             client.web3().eth.get_block("latest")
+
+
+def test_a_deployed_anchor_is_remembered_across_restarts_and_redeployed_on_a_new_chain(chain):
+    engine = client.engine_account().address
+    first = client.anchor_contract().address
+    nonce = chain.eth.get_transaction_count(engine)
+
+    client.anchor_contract.cache_clear()  # what a restarted process starts with
+    assert client.anchor_contract().address == first
+    assert chain.eth.get_transaction_count(engine) == nonce  # nothing deployed again
+
+    fresh = client._in_process_web3()  # the node lost its state
+    client.use_web3(fresh)
+    again = client.anchor_contract()
+
+    assert fresh.eth.get_code(again.address)
+    assert fresh.eth.get_transaction_count(engine) == 1
+    assert AnchorDeployment.objects.get().address == again.address
