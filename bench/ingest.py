@@ -25,12 +25,6 @@ from concurrent.futures import ThreadPoolExecutor
 from common import ROOT, fresh_django
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def sign_all(miners: int, hours: int, start: dt.datetime) -> list[list[bytes]]:
     """Request bodies per hour, each a batch of 100 signed reports."""
     from eth_keys import KeyAPI
@@ -117,6 +111,8 @@ def main() -> None:
     args = parser.parse_args()
 
     fresh_django()
+    from chain.anvil import free_port
+
     start = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
     start -= dt.timedelta(hours=args.hours + 1)
     t0 = time.perf_counter()

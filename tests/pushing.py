@@ -2,6 +2,7 @@
 
 import datetime as dt
 import json
+import urllib.request
 
 from eth_keys import KeyAPI
 
@@ -51,3 +52,13 @@ def hourly_report(start: dt.datetime, energy_at_start: int, watts: int) -> list[
         (start + dt.timedelta(minutes=5 * i), watts * 1000, energy_at_start + per_5_min * i)
         for i in range(12)
     ]
+
+
+def http_json(url: str, body=None, token: str | None = None, timeout: float = 30):
+    """GET (or POST ``body`` as JSON) to a server the test started; the parsed answer."""
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    data = json.dumps(body).encode() if body is not None else None
+    with urllib.request.urlopen(urllib.request.Request(url, data, headers), timeout=timeout) as r:
+        return json.loads(r.read())

@@ -3,7 +3,6 @@ scheduler) on PostgreSQL and Redis, and an anvil node; signed reports in, anchor
 """
 
 import datetime as dt
-import json
 import os
 import subprocess
 import sys
@@ -22,20 +21,11 @@ from cg.schedule import PERIODIC_TASKS, ensure_periodic_tasks
 from chain import anvil, client
 from energy.units import MWH
 from tests.factories import SourceFactory, token_for
-from tests.pushing import Miner, call, hourly_report
+from tests.pushing import Miner, call, hourly_report, http_json
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 ROOT = Path(__file__).resolve().parents[1]
 BROKER = "redis://127.0.0.1:6379/14"
-
-
-def http(url: str, body=None, token: str | None = None):
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    data = json.dumps(body).encode() if body is not None else None
-    with urllib.request.urlopen(urllib.request.Request(url, data, headers), timeout=30) as r:
-        return json.loads(r.read())
 
 
 def wait_for_port(port: int, process: subprocess.Popen) -> None:
@@ -125,7 +115,7 @@ def test_reports_pushed_to_the_production_processes_come_out_as_anchored_recs(se
             samples = hourly_report(first + dt.timedelta(hours=hour), energy, watts)
             energy = samples[-1][2] + watts * 1000 * 5 // 60
             batch.append(call("tx_reportMinerPoGG", miner.report(samples), hour))
-        answers = http(f"{base}/v1", batch)
+        answers = http_json(f"{base}/v1", batch)
         assert [a.get("result") for a in answers] == ["200"] * 48
 
         # 24 sunny hours of 12 x 166,666,666 mWh: 47.99... MWh, so 47 RECs.
@@ -133,7 +123,7 @@ def test_reports_pushed_to_the_production_processes_come_out_as_anchored_recs(se
         deadline = time.monotonic() + 150
         recs = []
         while time.monotonic() < deadline:
-            recs = http(f"{base}/api/v1/energy/recs?per_page=1000", token=token)
+            recs = http_json(f"{base}/api/v1/energy/recs?per_page=1000", token=token)
             if len(recs) == expected and {r["state"] for r in recs} == {"Processed"}:
                 break
             time.sleep(1)

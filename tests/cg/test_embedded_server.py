@@ -1,33 +1,17 @@
 """`make run`'s server in embedded mode processes and anchors pushed data on its own."""
 
 import datetime as dt
-import json
 import os
 import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
-from tests.pushing import Miner, call, hourly_report
+from chain.anvil import free_port
+from tests.pushing import Miner, call, hourly_report, http_json
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def request(url: str, body=None, token: str | None = None):
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    data = json.dumps(body).encode() if body is not None else None
-    with urllib.request.urlopen(urllib.request.Request(url, data, headers), timeout=10) as r:
-        return json.loads(r.read())
 
 
 def test_reports_pushed_to_the_embedded_server_become_attributions(tmp_path):
@@ -75,12 +59,12 @@ def test_reports_pushed_to_the_embedded_server_become_attributions(tmp_path):
             for h in range(3)
         ]
         batch = [call("tx_reportMinerPoGG", r, h) for h, r in enumerate(reports)]
-        assert [a["result"] for a in request(f"{base}/v1", batch)] == ["200"] * 3
+        assert [a["result"] for a in http_json(f"{base}/v1", batch, timeout=10)] == ["200"] * 3
 
         deadline = time.monotonic() + 90
         rows = []
         while time.monotonic() < deadline and {r["state"] for r in rows} != {"Processed"}:
-            rows = request(f"{base}/api/v1/energy/attributions/m-1", token=token)
+            rows = http_json(f"{base}/api/v1/energy/attributions/m-1", token=token, timeout=10)
             time.sleep(0.5)
     finally:
         server.terminate()
