@@ -89,7 +89,8 @@ def _locked_customers(customer_ids) -> dict[int, int]:
 # The statements of one set-based cut, in order. Temporary tables hold each
 # step's rows so the next statements join them; they are dropped at the end.
 #
-# issue_cut: every issuable transaction of the locked sources with ``upto``,
+# issue_cut: every issuable transaction of the locked sources (the rows of
+# ``_issuable()``, spelled in SQL; ``energy_attr_to_issue`` serves both) with ``upto``,
 # the source's energy up to and including it counted from the carried
 # remainder, so that it lies in REC ``first_rec`` (0-based) and reaches REC
 # ``last_rec``; ``first_rec < n`` (the source's whole RECs) means it is linked.
