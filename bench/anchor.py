@@ -40,15 +40,15 @@ def load(sources: int, hours: int) -> int:
     with transaction.atomic(), connection.cursor() as cursor:
         with cursor.copy(
             "COPY energy_attribution (source_id, kind, seq, external_id, effective_time, value,"
-            " state, remainder, created, modified) FROM STDIN"
+            " state, created, modified) FROM STDIN"
         ) as copy:
             for source in made:
                 for h in range(hours):
                     when = start + dt.timedelta(hours=h)
                     value = (h * 7919 + source.pk) % 5_000_000_000
                     copy.write_row(
-                        (source.pk, "metered", h + 1, f"{source.pk}-{h}", when, value, "New", 0,
-                         now, now)
+                        (source.pk, "metered", h + 1, f"{source.pk}-{h}", when, value, "New", now,
+                         now)
                     )  # fmt: skip
         days = {(start + dt.timedelta(hours=h)).date() for h in range(hours)}
         daily_refresh({s.pk: days for s in made})

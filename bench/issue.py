@@ -39,7 +39,7 @@ def load(sources: int, hours: int) -> None:
     with transaction.atomic(), connection.cursor() as cursor:
         with cursor.copy(
             "COPY energy_attribution (source_id, kind, seq, external_id, effective_time, value,"
-            " state, state_changed, hash, height, block_id, remainder, created, modified)"
+            " state, state_changed, hash, height, block_id, created, modified)"
             " FROM STDIN"
         ) as copy:
             for source in made:
@@ -49,7 +49,7 @@ def load(sources: int, hours: int) -> None:
                     copy.write_row(
                         (source.pk, "metered", h + 1, f"{source.pk}-{h}",
                          start + dt.timedelta(hours=h), value, "Processed", now, digest, 1,
-                         digest, 0, now, now)
+                         digest, now, now)
                     )  # fmt: skip
         days = {(start + dt.timedelta(hours=h)).date() for h in range(hours)}
         daily_refresh({s.pk: days for s in made})

@@ -61,8 +61,8 @@ def load(count: int, per_rec: int) -> tuple[str, object]:
         t0 = time.perf_counter()
         with cursor.copy(
             "COPY energy_attribution (source_id, kind, seq, external_id, effective_time, value,"
-            " state, state_changed, hash, height, block_id, carbon_offset, rec_id, remainder,"
-            " created, modified) FROM STDIN"
+            " state, state_changed, hash, height, block_id, carbon_offset, created, modified)"
+            " FROM STDIN"
         ) as copy:
             for i in range(count):
                 state = "Processed" if i < processed else "Pending" if i < pending else "New"
@@ -81,12 +81,16 @@ def load(count: int, per_rec: int) -> tuple[str, object]:
                         1_000_000 + i // 10_000 if state == "Processed" else None,
                         digest if state == "Processed" else None,
                         value * 4 // 10,
-                        first_rec + i // per_rec if i < in_recs else None,
-                        0,
                         now,
                         now,
                     )
                 )
+        cursor.execute(
+            "INSERT INTO recs_link (attribution_id, rec_id, remainder, created)"
+            " SELECT id, %s + (seq - 1) / %s, 0, %s FROM energy_attribution"
+            " WHERE source_id = %s AND seq <= %s",
+            [first_rec, per_rec, now, source.pk, in_recs],
+        )
         copy_seconds = time.perf_counter() - t0
         t0 = time.perf_counter()
         daily_refresh(

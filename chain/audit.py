@@ -67,6 +67,9 @@ def ledger_problems() -> Iterator[str]:
     loose = Attribution.objects.filter(ledger_block__isnull=True).exclude(state="New")
     for pk in loose.filter(kind="metered").values_list("pk", flat=True)[:100]:
         yield f"attribution {pk}: moved past New without a ledger block"
+    unlinked = Attribution.objects.filter(kind="remainder", link__isnull=True)
+    for pk in unlinked.values_list("pk", flat=True)[:100]:
+        yield f"remainder transaction {pk}: opens no REC"
 
 
 def _rec_leaves(block: LedgerBlock) -> Iterator[tuple[str | None, bytes]]:

@@ -114,9 +114,9 @@ def rec_members(rec_ids: list[int]) -> dict[int, list[tuple[bytes, int]]]:
     """Each REC's (origin leaf, mWh taken) in REC order: what its hash covers."""
     members: dict[int, list[tuple[bytes, int]]] = defaultdict(list)
     rows = (
-        Attribution.objects.filter(rec_id__in=rec_ids)
-        .order_by("rec_id", "-kind", "effective_time", "id")
-        .values_list("rec_id", "hash", "split_from__hash", "value", "remainder")
+        Attribution.objects.filter(link__rec_id__in=rec_ids)
+        .order_by("link__rec_id", "-kind", "effective_time", "id")
+        .values_list("link__rec_id", "hash", "split_from__hash", "value", "link__remainder")
     )
     for rec_id, own, origin, value, remainder in rows:
         members[rec_id].append((bytes.fromhex(origin or own), value - remainder))

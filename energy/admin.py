@@ -243,10 +243,10 @@ class AttributionAdmin(ReadOnlyAdmin):
         "remainder_mwh",
         "height",
     ]
-    list_filter = ["state", "kind", ("rec", admin.EmptyFieldListFilter), "effective_time"]
+    list_filter = ["state", "kind", ("link", admin.EmptyFieldListFilter), "effective_time"]
     date_hierarchy = "effective_time"
     search_fields = ["external_id", "hash", "source__external_id", "source__name"]
-    list_select_related = ["source", "rec"]
+    list_select_related = ["source", "link__rec"]
     show_full_result_count = False  # a count of millions of rows on every page load
 
     @admin.display(description="MWh", ordering="value")

@@ -88,19 +88,20 @@ def _aggregate(pairs: list[tuple[int, dt.date]]) -> dict[int, list[tuple]]:
             WITH {cte}
             SELECT t.source_id, t.day, g.state, g.rec_id, g.number, g.value
             FROM t CROSS JOIN LATERAL (
-                SELECT a.state, a.rec_id, COUNT(*) AS number, SUM(a.value)::bigint AS value
-                FROM energy_attribution a
+                SELECT a.state, l.rec_id, COUNT(*) AS number, SUM(a.value)::bigint AS value
+                FROM energy_attribution a LEFT JOIN recs_link l ON l.attribution_id = a.id
                 WHERE a.source_id = t.source_id AND a.kind = 'metered' AND {_day_range("t")}
-                GROUP BY a.state, a.rec_id
+                GROUP BY a.state, l.rec_id
             ) AS g
         """
     else:  # SQLite joins by nested loops over the index anyway
         sql = f"""
             WITH {cte}
-            SELECT t.source_id, t.day, a.state, a.rec_id, COUNT(*), SUM(a.value)
+            SELECT t.source_id, t.day, a.state, l.rec_id, COUNT(*), SUM(a.value)
             FROM t JOIN energy_attribution a
                  ON a.source_id = t.source_id AND a.kind = 'metered' AND {_day_range("t")}
-            GROUP BY t.source_id, t.day, a.state, a.rec_id
+            LEFT JOIN recs_link l ON l.attribution_id = a.id
+            GROUP BY t.source_id, t.day, a.state, l.rec_id
         """
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -8,6 +8,7 @@ delete them or to rewrite what they assert (see migration 0002).
 
 import datetime as dt
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Trunc
@@ -134,6 +135,10 @@ class Source(models.Model):
     hourly_closed_energy = models.BigIntegerField(null=True, blank=True, editable=False)
     hourly_from = models.DateTimeField(null=True, blank=True, editable=False)
 
+    # REC issuance: metered attributions below this seq are settled (in a REC,
+    # or never issuable): each cut reads the source's rows from here on only,
+    # through the (source, seq) index, and moves it to the first row still open.
+    issue_seq_from = models.BigIntegerField(default=1, editable=False)
     # REC issuance: energy split off ``rec_carry_from`` that opens the next REC.
     rec_carry = models.BigIntegerField(default=0, editable=False, help_text="mWh")
     rec_carry_from = models.ForeignKey(
@@ -241,6 +246,10 @@ class Attribution(models.Model):
     ``block_id`` "remainder", belong to the REC they open, and stay out of the
     source's own list, counters and daily rows, which would otherwise count
     that energy twice.
+
+    Which REC a transaction is in lives in ``recs.Link``, not in this row:
+    issuance then inserts narrow rows instead of rewriting a million wide
+    ones, and no index here covers a column that issuance or anchoring change.
     """
 
     class Kind(models.TextChoices):
@@ -267,15 +276,6 @@ class Attribution(models.Model):
     height = models.BigIntegerField(null=True, blank=True)
     block_id = models.CharField(max_length=66, null=True, blank=True)
     carbon_offset = models.BigIntegerField(null=True, blank=True, help_text="mg CO2")
-    rec = models.ForeignKey(
-        "recs.Rec",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="transactions",
-        db_index=False,
-    )
-    remainder = models.BigIntegerField(default=0, help_text="mWh carried to the next REC")
     # For a remainder transaction: the metered transaction whose energy it carries.
     split_from = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
@@ -323,22 +323,9 @@ class Attribution(models.Model):
                     block_id="remainder",
                     state="Processed",
                     value__gt=0,
-                    rec__isnull=False,
                     split_from__isnull=False,
                 ),
                 name="%(app_label)s_%(class)s_kind_consistent",
-            ),
-            models.CheckConstraint(
-                condition=Q(remainder=0) | Q(remainder__gt=0, remainder__lt=F("value")),
-                name="%(app_label)s_%(class)s_remainder_within_value",
-            ),
-            models.CheckConstraint(
-                condition=Q(rec__isnull=True) | Q(state="Processed", value__gt=0),
-                name="%(app_label)s_%(class)s_rec_only_processed_generation",
-            ),
-            models.CheckConstraint(
-                condition=Q(remainder=0) | Q(rec__isnull=False),
-                name="%(app_label)s_%(class)s_remainder_only_in_rec",
             ),
             models.CheckConstraint(
                 condition=Q(hash__isnull=True) | Q(hash__regex=SHA256_HEX),
@@ -366,23 +353,11 @@ class Attribution(models.Model):
                 condition=Q(ledger_block__isnull=True, kind="metered", value__gte=0),
                 include=["source", "external_id", "value"],
             ),
-            # Serves REC issuance: a source's Processed generation not in a REC, in order.
-            models.Index(
-                fields=["source", "effective_time", "id"],
-                name="energy_attr_to_issue",
-                condition=Q(state="Processed", rec__isnull=True, kind="metered", value__gt=0),
-            ),
             # Serves proofs and the state moves of a block: its leaves in order.
             models.Index(
                 fields=["ledger_block", "effective_time", "id"],
                 name="energy_attr_block_leaves",
                 condition=Q(ledger_block__isnull=False),
-            ),
-            # Serves the transactions of a REC (/recs/{id}), incoming remainder first.
-            models.Index(
-                fields=["rec", "-kind", "effective_time", "id"],
-                name="energy_attr_rec_order",
-                condition=Q(rec__isnull=False),
             ),
         ]
 
@@ -390,8 +365,30 @@ class Attribution(models.Model):
         return f"{self.external_id} @ {self.effective_time:%Y-%m-%d %H:%M}"
 
     @property
+    def rec_link(self):
+        """This transaction's ``recs.Link`` (its REC and remainder), or None."""
+        try:
+            return self.link
+        except ObjectDoesNotExist:
+            return None
+
+    @property
+    def rec(self):
+        return link.rec if (link := self.rec_link) else None
+
+    @property
+    def remainder(self) -> int:
+        return link.remainder if (link := self.rec_link) else 0
+
+    @property
     def remainder_if_any(self) -> int | None:
         return self.remainder or None
+
+    @property
+    def last_modified(self) -> dt.datetime:
+        """Linking to a REC is a change of the transaction, though its row stays as it was."""
+        link = self.rec_link
+        return max(self.modified, link.created) if link else self.modified
 
 
 class DailyAggregate(models.Model):

@@ -36,7 +36,7 @@ def source_find(*, customer: Customer, device_id: str) -> Source:
 
 
 def attribution_page(*, source: Source, page: Page) -> tuple[int, list[Attribution]]:
-    rows = Attribution.objects.filter(source=source).select_related("rec")
+    rows = Attribution.objects.filter(source=source).select_related("link__rec")
     return newest_first(rows, source.attribution_count, page)
 
 
@@ -49,6 +49,6 @@ def attribution_get(*, source: Source, attribution_id: str) -> Attribution:
     """One of the source's transactions (service ones included); raises DoesNotExist."""
     if not (attribution_id.isascii() and attribution_id.isdigit()) or len(attribution_id) > 18:
         raise Attribution.DoesNotExist(attribution_id)
-    return Attribution.objects.select_related("ledger_block", "source").get(
+    return Attribution.objects.select_related("ledger_block", "source", "link__rec").get(
         pk=int(attribution_id), source=source
     )

@@ -39,7 +39,7 @@ class AttributionSerializer(WireSerializer):
 
     id = serializers.IntegerField()
     created = TimestampField()
-    modified = TimestampField()
+    modified = TimestampField(source="last_modified")
     external_id = serializers.CharField()
     effective_time = TimestampField()
     value = MwhField()

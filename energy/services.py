@@ -190,9 +190,9 @@ def attributions_insert(rows: Iterable[tuple]) -> None:
     insert_rows(
         "energy_attribution",
         ["source_id", "kind", "seq", "external_id", "effective_time", "value", "state",
-         "carbon_offset", "remainder", "created", "modified"],
+         "carbon_offset", "created", "modified"],
         (
-            (sid, "metered", seq, ext, when, value, State.NEW, co, 0, now, now)
+            (sid, "metered", seq, ext, when, value, State.NEW, co, now, now)
             for sid, seq, ext, when, value, co in rows
         ),
     )  # fmt: skip

@@ -3,7 +3,7 @@
 from django.db import models
 from django.db.models import Q
 
-from energy.models import SHA256_HEX, STATES, State
+from energy.models import SHA256_HEX, STATES, Attribution, State
 from energy.units import REC_VALUE
 
 
@@ -70,3 +70,47 @@ class Rec(models.Model):
 
     def __str__(self) -> str:
         return f"REC {self.id}"
+
+    @property
+    def transactions(self):
+        """Its transactions (``energy.Attribution``), through its links."""
+        return Attribution.objects.filter(link__rec=self)
+
+
+class Link(models.Model):
+    """A transaction in a REC: which REC, and what of it is left for the next one.
+
+    Written once by issuance, never changed (an append-only guard). The
+    database checks each inserting statement as a whole (migration 0005): the
+    transaction and the REC exist and belong to one source, the transaction is
+    Processed generation, and the remainder is less than its value. Per-row
+    foreign keys would check and lock a million rows one by one at commit,
+    slower than the issuance itself.
+    """
+
+    attribution = models.OneToOneField(
+        "energy.Attribution",
+        on_delete=models.PROTECT,
+        primary_key=True,
+        related_name="link",
+        db_constraint=False,
+    )
+    rec = models.ForeignKey(
+        Rec, on_delete=models.PROTECT, related_name="links", db_constraint=False
+    )
+    remainder = models.BigIntegerField(default=0, help_text="mWh carried to the next REC")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            # Serves the transactions of a REC (/recs/{id}, its hash, the audit).
+            models.Index(fields=["rec"], name="recs_link_rec"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(remainder__gte=0), name="%(app_label)s_%(class)s_remainder_gte_0"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.attribution_id} in REC {self.rec_id}"

@@ -14,14 +14,14 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from django.db import connection, transaction
+from django.db.models import Exists, Min, OuterRef
 from django.utils import timezone
 
-from cg.sql import insert_rows, update_by_id
 from energy.daily import daily_refresh
 from energy.models import Attribution, Customer, Source, State
 from energy.units import REC_VALUE
 from recs.cutting import cut_recs
-from recs.models import Rec
+from recs.models import Link, Rec
 
 # Sources per transaction in recs_issue_all: bounds how long their rows stay
 # locked against ingestion, while keeping each statement set-based.
@@ -29,15 +29,21 @@ BATCH = 250
 
 
 def _issuable():
-    """Processed generation in no REC yet: what issuance cuts."""
+    """Processed generation in no REC yet: what issuance cuts.
+
+    None of it lies below its source's ``issue_seq_from``, so readers filter
+    on that too, to read only the source's newest rows.
+    """
     return Attribution.objects.filter(
-        kind=Attribution.Kind.METERED, state=State.PROCESSED, value__gt=0, rec__isnull=True
+        kind=Attribution.Kind.METERED, state=State.PROCESSED, value__gt=0, link__isnull=True
     )
 
 
 def sources_due() -> list[int]:
     """Sources with processed generation waiting for a REC."""
-    return sorted(set(_issuable().values_list("source_id", flat=True).distinct()))
+    # Per source, a range scan of its (source, seq) index from issue_seq_from.
+    waiting = _issuable().filter(source=OuterRef("pk"), seq__gte=OuterRef("issue_seq_from"))
+    return list(Source.objects.filter(Exists(waiting)).order_by("pk").values_list("pk", flat=True))
 
 
 def rec_issue(*, source_id: int) -> int:
@@ -89,26 +95,30 @@ def _locked_customers(customer_ids) -> dict[int, int]:
 # The statements of one set-based cut, in order. Temporary tables hold each
 # step's rows so the next statements join them; they are dropped at the end.
 #
-# issue_cut: every issuable transaction of the locked sources (the rows of
-# ``_issuable()``, spelled in SQL; ``energy_attr_to_issue`` serves both) with ``upto``,
-# the source's energy up to and including it counted from the carried
+# issue_cut: every positive metered transaction of the locked sources in no REC
+# yet, from the source's issue_seq_from on, and whether it is Processed. The
+# Processed ones are ``_issuable()`` spelled in SQL: each gets ``upto``, the
+# source's Processed energy up to and including it counted from the carried
 # remainder, so that it lies in REC ``first_rec`` (0-based) and reaches REC
 # ``last_rec``; ``first_rec < n`` (the source's whole RECs) means it is linked.
+# The others only say where the source's rows stop being settled.
 _CUT = [
     # Each statement is one pass over known rows: compiling it (JIT) costs more
     # than it saves, a quarter of a second a statement on a million rows.
     "SET LOCAL jit = off",
     f"""
     CREATE TEMP TABLE issue_cut ON COMMIT DROP AS
-    SELECT w.id, w.source_id, w.effective_time, w.value, w.upto,
+    SELECT w.id, w.source_id, w.seq, w.effective_time, w.value, w.processed, w.upto,
            (w.upto - w.value) / {REC_VALUE} AS first_rec, w.upto / {REC_VALUE} AS last_rec
     FROM (
-        SELECT a.id, a.source_id, a.effective_time, a.value,
-               (s.rec_carry + sum(a.value) OVER (
+        SELECT a.id, a.source_id, a.seq, a.effective_time, a.value,
+               a.state = 'Processed' AS processed,
+               (s.rec_carry + sum(a.value) FILTER (WHERE a.state = 'Processed') OVER (
                     PARTITION BY a.source_id ORDER BY a.effective_time, a.id))::bigint AS upto
-        FROM energy_source s JOIN energy_attribution a ON a.source_id = s.id
-        WHERE s.id = ANY(%(ids)s) AND a.kind = 'metered' AND a.state = 'Processed'
-              AND a.rec_id IS NULL AND a.value > 0
+        FROM energy_source s JOIN energy_attribution a
+             ON a.source_id = s.id AND a.seq >= s.issue_seq_from
+        WHERE s.id = ANY(%(ids)s) AND a.kind = 'metered' AND a.value > 0
+              AND NOT EXISTS (SELECT FROM recs_link l WHERE l.attribution_id = a.id)
     ) AS w
     """,
     # Temporary tables get no statistics unless asked; the joins below need them.
@@ -118,6 +128,7 @@ _CUT = [
     CREATE TEMP TABLE issue_due ON COMMIT DROP AS
     SELECT c.source_id, s.customer_id, max(c.upto) / {REC_VALUE} AS n
     FROM issue_cut c JOIN energy_source s ON s.id = c.source_id
+    WHERE c.processed
     GROUP BY c.source_id, s.customer_id
     HAVING max(c.upto) >= {REC_VALUE}
     """,
@@ -167,27 +178,34 @@ _LINKS = [
                greatest(c.upto - {REC_VALUE} * (r + 1), 0), c.id, c.effective_time
         FROM issue_cut c JOIN issue_due d ON d.source_id = c.source_id
         CROSS JOIN LATERAL generate_series(c.first_rec + 1, least(c.last_rec, d.n - 1)) AS r
-        WHERE c.last_rec > c.first_rec AND c.first_rec < d.n AND c.upto > {REC_VALUE} * r
+        WHERE c.processed AND c.last_rec > c.first_rec AND c.first_rec < d.n
+              AND c.upto > {REC_VALUE} * r
         ORDER BY source_id, k
     ) AS o
     """,
     f"""
     INSERT INTO energy_attribution (id, source_id, kind, external_id, effective_time, value,
-        state, block_id, rec_id, remainder, split_from_id, created, modified)
+        state, block_id, split_from_id, created, modified)
     SELECT o.id, o.source_id, 'remainder', o.source_id || '-r' || r.seq, o.effective_time,
-           o.value, 'Processed', '{Attribution.REMAINDER_BLOCK_ID}', r.id, o.remainder,
-           o.split_from, %(now)s, %(now)s
+           o.value, 'Processed', '{Attribution.REMAINDER_BLOCK_ID}', o.split_from,
+           %(now)s, %(now)s
     FROM issue_opener o JOIN issue_rec r ON r.source_id = o.source_id AND r.k = o.k
     ORDER BY o.id
     """,
-    # The transaction that crosses into the next REC keeps what its REC did not use.
+    # Every transaction in a new REC, in one statement (the database checks the
+    # links statement by statement). The one that crosses into the next REC
+    # keeps what its REC did not use.
     f"""
-    UPDATE energy_attribution a
-    SET rec_id = r.id, modified = %(now)s,
-        remainder = CASE WHEN c.last_rec > c.first_rec
-                         THEN c.upto - {REC_VALUE} * (c.first_rec + 1) ELSE 0 END
+    INSERT INTO recs_link (attribution_id, rec_id, remainder, created)
+    SELECT c.id, r.id,
+           CASE WHEN c.last_rec > c.first_rec
+                THEN c.upto - {REC_VALUE} * (c.first_rec + 1) ELSE 0 END,
+           %(now)s
     FROM issue_cut c JOIN issue_rec r ON r.source_id = c.source_id AND r.k = c.first_rec
-    WHERE a.id = c.id
+    WHERE c.processed
+    UNION ALL
+    SELECT o.id, r.id, o.remainder, %(now)s
+    FROM issue_opener o JOIN issue_rec r ON r.source_id = o.source_id AND r.k = o.k
     """,
     # The new carry: what is left, past the last whole REC, of the transaction
     # that reached it.
@@ -197,14 +215,26 @@ _LINKS = [
         rec_carry_from_id = CASE WHEN x.carry > 0 THEN x.id END
     FROM (SELECT c.source_id, c.id, c.upto - {REC_VALUE} * d.n AS carry
           FROM issue_cut c JOIN issue_due d ON d.source_id = c.source_id
-          WHERE c.first_rec < d.n AND c.last_rec >= d.n) AS x
+          WHERE c.processed AND c.first_rec < d.n AND c.last_rec >= d.n) AS x
     WHERE s.id = x.source_id
     """,
 ]
 _DAYS = """
     SELECT DISTINCT c.source_id, (c.effective_time AT TIME ZONE 'UTC')::date
     FROM issue_cut c JOIN issue_due d ON d.source_id = c.source_id
-    WHERE c.first_rec < d.n
+    WHERE c.processed AND c.first_rec < d.n
+"""
+# Each source's rows are settled up to its first positive transaction still in no
+# REC (not yet Processed, or waiting for a REC to fill), or to its last one.
+_SETTLED = """
+    UPDATE energy_source s SET issue_seq_from = coalesce(x.seq, s.attribution_count + 1)
+    FROM unnest(%(ids)s::bigint[]) AS u(id) LEFT JOIN (
+        SELECT c.source_id, min(c.seq) AS seq
+        FROM issue_cut c LEFT JOIN issue_due d ON d.source_id = c.source_id
+        WHERE NOT c.processed OR d.n IS NULL OR c.first_rec >= d.n
+        GROUP BY c.source_id
+    ) AS x ON x.source_id = u.id
+    WHERE s.id = u.id AND s.issue_seq_from <> coalesce(x.seq, s.attribution_count + 1)
 """
 
 
@@ -226,17 +256,18 @@ def _cut_in_sql(ids: list[int]) -> tuple[int, dict[int, set]]:
             for source_id, day in cursor.fetchall():
                 days[source_id].add(day)
             cursor.execute("DROP TABLE issue_rec, issue_opener")
+        cursor.execute(_SETTLED, params)
         cursor.execute("DROP TABLE issue_cut, issue_due")
     return issued, days
 
 
 def _cut_in_python(ids: list[int]) -> tuple[int, dict[int, set]]:
-    sources = Source.objects.filter(pk__in=ids).order_by("pk")
+    sources = list(Source.objects.filter(pk__in=ids).order_by("pk"))
     plans = []
     for source in sources:
         txs = list(
             _issuable()
-            .filter(source_id=source.pk)
+            .filter(source_id=source.pk, seq__gte=source.issue_seq_from)
             .order_by("effective_time", "id")
             .values_list("id", "value", "effective_time")
         )
@@ -244,9 +275,9 @@ def _cut_in_python(ids: list[int]) -> tuple[int, dict[int, set]]:
         if plan.recs:  # the carry only moves when a REC is completed
             plans.append((source, plan, {pk: effective for pk, _, effective in txs}))
     if not plans:
+        _settle_in_python(sources)
         return 0, {}
     rec_count = _locked_customers({source.customer_id for source, _, _ in plans})
-    now = timezone.now()
     links, openers, days = [], [], defaultdict(set)
     issued = 0
     for source, plan, when in plans:
@@ -265,28 +296,42 @@ def _cut_in_python(ids: list[int]) -> tuple[int, dict[int, set]]:
                 links.append((tx_id, rec.pk, remainder))
                 days[source.pk].add(when[tx_id].date())
             if (o := cut.opener) is not None:
-                openers.append(
-                    (
-                        source.pk, "remainder", f"{source.pk}-r{rec.seq}", when[o.split_from],
-                        o.value, State.PROCESSED, Attribution.REMAINDER_BLOCK_ID, rec.pk,
-                        o.remainder, o.split_from, now, now,
-                    )
-                )  # fmt: skip
+                opener = Attribution(
+                    source=source,
+                    kind=Attribution.Kind.REMAINDER,
+                    external_id=f"{source.pk}-r{rec.seq}",
+                    effective_time=when[o.split_from],
+                    value=o.value,
+                    state=State.PROCESSED,
+                    block_id=Attribution.REMAINDER_BLOCK_ID,
+                    split_from_id=o.split_from,
+                )
+                openers.append((opener, rec.pk, o.remainder))
         Source.objects.filter(pk=source.pk).update(
             rec_carry=plan.carry, rec_carry_from_id=plan.carry_from
         )
     for customer_id, count in rec_count.items():
         Customer.objects.filter(pk=customer_id).update(rec_count=count)
-    update_by_id(
-        "energy_attribution",
-        {"rec_id": "bigint", "remainder": "bigint"},
-        links,
-        also={"modified": now},
+    Attribution.objects.bulk_create(opener for opener, _, _ in openers)
+    links += [(opener.pk, rec_id, remainder) for opener, rec_id, remainder in openers]
+    Link.objects.bulk_create(
+        Link(attribution_id=pk, rec_id=rec_id, remainder=remainder)
+        for pk, rec_id, remainder in links
     )
-    insert_rows(
-        "energy_attribution",
-        ["source_id", "kind", "external_id", "effective_time", "value", "state", "block_id",
-         "rec_id", "remainder", "split_from_id", "created", "modified"],
-        openers,
-    )  # fmt: skip
+    _settle_in_python(sources)
     return issued, days
+
+
+def _settle_in_python(sources) -> None:
+    """Move each source's issue_seq_from to its first positive row in no REC."""
+    for source in sources:
+        first = Attribution.objects.filter(
+            source=source,
+            kind=Attribution.Kind.METERED,
+            value__gt=0,
+            link__isnull=True,
+            seq__gte=source.issue_seq_from,
+        ).aggregate(seq=Min("seq"))["seq"]
+        settled = first or source.attribution_count + 1
+        if settled != source.issue_seq_from:
+            Source.objects.filter(pk=source.pk).update(issue_seq_from=settled)

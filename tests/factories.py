@@ -17,7 +17,7 @@ from django.utils import timezone
 from energy.daily import daily_refresh
 from energy.models import Attribution, Customer, Source, State
 from energy.services import NewAttribution, attributions_append, token_create
-from recs.models import Rec
+from recs.models import Link, Rec
 
 T0 = dt.datetime(2019, 3, 15, 0, tzinfo=dt.UTC)
 _counter = itertools.count(1)
@@ -107,7 +107,7 @@ def issue_rec(
         rec = Rec.objects.create(customer_id=source.customer_id, source=source, seq=seq)
         if incoming is not None:
             split, amount = incoming
-            Attribution.objects.create(
+            opener = Attribution.objects.create(
                 source=source,
                 kind=Attribution.Kind.REMAINDER,
                 external_id=f"rem-{next(_counter)}",
@@ -115,14 +115,13 @@ def issue_rec(
                 value=amount,
                 state=State.PROCESSED,
                 block_id=Attribution.REMAINDER_BLOCK_ID,
-                rec=rec,
                 split_from=split,
             )
-        for index, member in enumerate(members):
-            last = index == len(members) - 1
-            Attribution.objects.filter(pk=member.pk).update(
-                rec=rec, remainder=remainder if last else 0
-            )
+            Link.objects.create(attribution=opener, rec=rec)
+        Link.objects.bulk_create(
+            Link(attribution=member, rec=rec, remainder=remainder if i == len(members) - 1 else 0)
+            for i, member in enumerate(members)
+        )
         _refresh(members)
     return rec
 

@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 
 from energy.models import Attribution, Source
 from energy.units import MWH
-from recs.models import Rec
+from recs.models import Link, Rec
 from tests.factories import T0, SourceFactory, append, issue_rec, mark_processed
 
 pytestmark = pytest.mark.django_db
@@ -41,8 +41,6 @@ def test_a_well_formed_attribution_is_accepted(source):
     [
         {"state": "Done"},
         {"effective_time": T0 + dt.timedelta(minutes=30)},
-        {"remainder": 5},  # not below the value
-        {"remainder": -1},
         {"hash": "XYZ"},
         {"state": "Processed"},  # without hash, height and block id
         {"state": "Pending"},  # without a hash
@@ -68,22 +66,19 @@ def test_external_ids_and_hours_are_unique_per_source(source):
     attribution(SourceFactory(), external_id="x").save()  # another source may reuse it
 
 
-def test_a_remainder_transaction_must_be_processed_positive_and_in_a_rec(source):
+def test_a_remainder_transaction_must_be_processed_positive_and_split_off(source):
     attrs = append(source, [MWH + 5])
     mark_processed(attrs)
-    rec = issue_rec(source, attrs, remainder=5)
     good = {
         "source": source,
         "kind": "remainder",
         "seq": None,
         "block_id": "remainder",
         "state": "Processed",
-        "rec": rec,
         "split_from": attrs[0],
         "external_id": "r",
     }
 
-    refused(lambda: attribution(**(good | {"rec": None})).save())
     refused(lambda: attribution(**(good | {"split_from": None})).save())
     refused(lambda: attribution(**(good | {"value": 0})).save())
     refused(lambda: attribution(**(good | {"state": "New"})).save())
@@ -91,14 +86,31 @@ def test_a_remainder_transaction_must_be_processed_positive_and_in_a_rec(source)
     attribution(**good).save()
 
 
-def test_only_processed_generation_enters_a_rec(source):
+@pytest.mark.postgres
+def test_only_processed_generation_of_the_recs_source_enters_a_rec(source):
     [new] = append(source, [5])
-    [negative] = append(source, [-5], start=T0 + dt.timedelta(hours=1))
-    mark_processed([negative])
+    [negative, good] = append(source, [-5, 7], start=T0 + dt.timedelta(hours=1))
+    mark_processed([negative, good])
+    [elsewhere] = append(other := SourceFactory(customer=source.customer), [9])
+    mark_processed([elsewhere])
     rec = issue_rec(source, [])
 
-    refused(lambda: Attribution.objects.filter(pk=new.pk).update(rec=rec))
-    refused(lambda: Attribution.objects.filter(pk=negative.pk).update(rec=rec))
+    refused(lambda: Link.objects.create(attribution=new, rec=rec))
+    refused(lambda: Link.objects.create(attribution=negative, rec=rec))
+    refused(lambda: Link.objects.create(attribution=elsewhere, rec=rec))
+    refused(lambda: Link.objects.create(attribution=good, rec=issue_rec(other, [])))
+    refused(lambda: Link.objects.create(attribution=good, rec_id=rec.pk + 1000))
+    refused(lambda: Link.objects.create(attribution_id=good.pk + 1000, rec=rec))
+    refused(lambda: Link.objects.create(attribution=good, rec=rec, remainder=7))
+    refused(lambda: Link.objects.create(attribution=good, rec=rec, remainder=-1))
+    # One bad link refuses the whole statement, the good ones with it.
+    refused(
+        lambda: Link.objects.bulk_create(
+            [Link(attribution=good, rec=rec), Link(attribution=new, rec=rec)]
+        )
+    )
+    assert not Link.objects.filter(rec=rec).exists()
+    Link.objects.create(attribution=good, rec=rec, remainder=6)
 
 
 def test_a_rec_is_exactly_one_mwh(source):
@@ -181,10 +193,13 @@ class TestAppendOnly:
         rows = append(source, [MWH + 5, 7])
         mark_processed(rows)
         rec = issue_rec(source, rows[:1], remainder=5)
+        link = Link.objects.filter(attribution=rows[0])
 
-        refused(lambda: Attribution.objects.filter(pk=rows[0].pk).update(remainder=4))
-        refused(lambda: Attribution.objects.filter(pk=rows[0].pk).update(rec=None))
-        Attribution.objects.filter(pk=rows[1].pk).update(rec=rec)  # joining a REC is allowed
+        refused(lambda: link.update(remainder=4))
+        refused(lambda: link.update(rec=issue_rec(source, [])))
+        refused(lambda: link.delete())
+        refused(lambda: Link.objects.create(attribution=rows[0], rec=rec))  # in one REC only
+        Link.objects.create(attribution=rows[1], rec=rec)  # joining a REC is allowed
 
     def test_deleting_or_rewriting_a_rec_is_refused(self, source):
         rec = issue_rec(source, [])

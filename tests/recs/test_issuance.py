@@ -31,7 +31,7 @@ def conserved(source: Source) -> None:
     source.refresh_from_db()
     metered = Attribution.objects.filter(source=source, kind="metered", state="Processed")
     generated = metered.filter(value__gt=0).aggregate(s=Sum("value"))["s"] or 0
-    waiting = metered.filter(value__gt=0, rec__isnull=True).aggregate(s=Sum("value"))["s"] or 0
+    waiting = metered.filter(value__gt=0, link__isnull=True).aggregate(s=Sum("value"))["s"] or 0
     recs = Rec.objects.filter(source=source).count()
     assert generated == recs * MWH + source.rec_carry + waiting
 
@@ -50,7 +50,7 @@ def test_recs_and_the_remainder_transaction_as_the_spec_shows(api, source):
     assert (member["id"], member["value"]) == (attrs[2].pk, 0.9988)
     closing = api.get(f"/api/v1/energy/recs/{first.pk}").json()["transactions"][-1]
     assert (closing["id"], closing["remainder"]) == (attrs[1].pk, 0.0012)
-    assert Attribution.objects.get(pk=attrs[3].pk).rec_id is None  # 5 mWh waits
+    assert Attribution.objects.get(pk=attrs[3].pk).rec is None  # 5 mWh waits
     assert_in_step(Source.objects.get(pk=source.pk))
     conserved(source)
     [row] = api.get("/api/v1/energy/sources").json()
@@ -64,7 +64,7 @@ def test_a_transaction_of_several_mwh_spans_several_recs(source):
     assert rec_issue(source_id=source.pk) == 3
 
     big.refresh_from_db()
-    openers = Attribution.objects.filter(kind="remainder").order_by("rec__seq")
+    openers = Attribution.objects.filter(kind="remainder").order_by("link__rec__seq")
     assert big.remainder == 2_500_000_000
     assert [(o.value, o.remainder) for o in openers] == [
         (2_500_000_000, 1_500_000_000),
@@ -91,6 +91,41 @@ def test_issuing_again_issues_nothing_more(source):
     assert rec_issue(source_id=source.pk) == 0
     assert recs_issue_all() == 0
     assert Rec.objects.count() == 1
+
+
+def test_a_late_hour_is_cut_in_time_order_with_the_energy_waiting_after_it(source):
+    # Hour 2 is still New when the others are Processed: issuance reads the
+    # source from its first open hour on, so the late hour is found.
+    h1, h2, h3, h4, h5 = append(source, [600_000_000, 500_000_000, 700_000_000, 400_000_000, 5])
+    mark_processed([h1, h3, h4, h5])
+
+    assert rec_issue(source_id=source.pk) == 1
+    source.refresh_from_db()
+    assert source.issue_seq_from == h2.seq  # everything before it is settled
+    assert [t.pk for t in Rec.objects.get().transactions.order_by("id")] == [h1.pk, h3.pk]
+
+    mark_processed([h2])
+    assert rec_issue(source_id=source.pk) == 1
+
+    second = Rec.objects.order_by("seq").last()
+    opener, *members = second.transactions.order_by("-kind", "effective_time", "id")
+    # What h3 had left (0.3 MWh) opens it, then h2 (earlier than h4), then h4 crosses.
+    assert (opener.kind, opener.value, opener.split_from_id) == ("remainder", 300_000_000, h3.pk)
+    assert [(t.pk, t.remainder) for t in members] == [(h2.pk, 0), (h4.pk, 200_000_000)]
+    source.refresh_from_db()
+    assert source.issue_seq_from == h5.seq  # only the 5 mWh still wait
+    conserved(source)
+    assert_in_step(source)
+
+
+def test_a_source_with_nothing_open_is_settled_to_its_end(source):
+    rows = append(source, [MWH, -3, 0])
+    mark_processed(rows)
+
+    assert rec_issue(source_id=source.pk) == 1
+    source.refresh_from_db()
+    assert source.issue_seq_from == source.attribution_count + 1
+    assert recs_issue_all() == 0  # not due: nothing of it is read again
 
 
 @settings(
@@ -180,7 +215,7 @@ def test_issuing_many_sources_at_once_follows_the_rule_for_each(customer, rounds
         for source in sources:
             waiting = (
                 Attribution.objects.filter(
-                    source=source, kind="metered", state="Processed", value__gt=0, rec__isnull=True
+                    source=source, kind="metered", state="Processed", value__gt=0, link__isnull=True
                 )
                 .order_by("effective_time", "id")
                 .values_list("id", "value")

@@ -10,6 +10,7 @@ from django.db import connection
 from chain.hashing import rec_leaf
 from chain.models import LedgerBlock
 from chain.services import anchoring_round
+from energy.models import Attribution
 from energy.units import MWH
 from recs.models import Rec
 from recs.services import recs_issue_all
@@ -61,11 +62,11 @@ def test_verify_ledger_names_a_rec_whose_transactions_were_changed(issued):
     _, rows, _ = issued
     anchoring_round()
     with connection.cursor() as cursor:  # past the triggers, as someone with database access
-        cursor.execute("ALTER TABLE energy_attribution DISABLE TRIGGER USER")
+        cursor.execute("ALTER TABLE recs_link DISABLE TRIGGER USER")
         cursor.execute(
-            "UPDATE energy_attribution SET remainder = remainder + 1 WHERE id = %s", [rows[1].pk]
+            "UPDATE recs_link SET remainder = remainder + 1 WHERE attribution_id = %s", [rows[1].pk]
         )
-        cursor.execute("ALTER TABLE energy_attribution ENABLE TRIGGER USER")
+        cursor.execute("ALTER TABLE recs_link ENABLE TRIGGER USER")
 
     out = StringIO()
     with pytest.raises(CommandError):
@@ -73,6 +74,27 @@ def test_verify_ledger_names_a_rec_whose_transactions_were_changed(issued):
 
     [first] = Rec.objects.filter(seq=1)
     assert f"REC {first.pk}: its transactions no longer hash to its leaf" in out.getvalue()
+
+
+def test_verify_ledger_names_a_remainder_transaction_that_opens_no_rec(issued):
+    source, rows, _ = issued
+    anchoring_round()
+    stray = Attribution.objects.create(
+        source=source,
+        kind="remainder",
+        external_id="stray",
+        effective_time=rows[1].effective_time,
+        value=5,
+        state="Processed",
+        block_id="remainder",
+        split_from=rows[1],
+    )
+
+    out = StringIO()
+    with pytest.raises(CommandError):
+        call_command("verify_ledger", stdout=out)
+
+    assert f"remainder transaction {stray.pk}: opens no REC" in out.getvalue()
 
 
 def test_the_whole_pipeline_runs_from_generation_to_anchored_recs(chain):
