@@ -11,6 +11,20 @@ tables on schema changes, which would silently drop such triggers.
 from django.db import migrations
 
 
+def postgres_only(sql: str, reverse_sql: str | None = None) -> migrations.RunPython:
+    """Run ``sql`` (and ``reverse_sql`` backwards) on PostgreSQL only, as the guards are."""
+
+    def run(statement):
+        def apply(apps, schema_editor):
+            if schema_editor.connection.vendor == "postgresql":
+                schema_editor.execute(statement)
+
+        return apply
+
+    reverse = run(reverse_sql) if reverse_sql is not None else None
+    return migrations.RunPython(run(sql), reverse, elidable=False)
+
+
 def guard(table: str, frozen_columns: list[str], *, replace: bool = False) -> migrations.RunPython:
     function = f"{table}_append_only"
     changed = " OR ".join(f"NEW.{c} IS DISTINCT FROM OLD.{c}" for c in frozen_columns)

@@ -1,5 +1,7 @@
 from django.db import migrations
 
+from cg.ledger_guard import postgres_only
+
 # Once a transaction is in a REC, its REC and remainder are history like its value.
 CREATE = """
 CREATE FUNCTION energy_attribution_rec_link_final() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -18,19 +20,9 @@ DROP FUNCTION energy_attribution_rec_link_final();
 """
 
 
-def forward(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(CREATE)
-
-
-def backward(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP)
-
-
 class Migration(migrations.Migration):
     dependencies = [
         ("energy", "0010_remove_attribution_energy_attribution_kind_consistent_and_more")
     ]
 
-    operations = [migrations.RunPython(forward, backward)]
+    operations = [postgres_only(CREATE, DROP)]

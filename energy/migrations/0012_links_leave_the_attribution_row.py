@@ -2,16 +2,13 @@
 
 from django.db import migrations, models
 
+from cg.ledger_guard import postgres_only
+
 # recs.Link holds the links now (copied by recs 0005); its own guard keeps them final.
 DROP = """
 DROP TRIGGER energy_attribution_rec_link_final ON energy_attribution;
 DROP FUNCTION energy_attribution_rec_link_final();
 """
-
-
-def forward(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP)
 
 
 class Migration(migrations.Migration):
@@ -22,7 +19,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(forward, elidable=False),
+        postgres_only(DROP),
         migrations.RemoveConstraint(
             model_name="attribution",
             name="energy_attribution_remainder_within_value",

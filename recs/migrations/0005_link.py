@@ -3,7 +3,7 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-from cg.ledger_guard import guard
+from cg.ledger_guard import guard, postgres_only
 
 # Every statement that inserts links is checked as a whole, after it ran: a
 # join over its new rows (the transition table), where foreign keys would
@@ -38,17 +38,6 @@ COPY = """
 INSERT INTO recs_link (attribution_id, rec_id, remainder, created)
 SELECT id, rec_id, remainder, modified FROM energy_attribution WHERE rec_id IS NOT NULL
 """
-
-
-def forward(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(CHECK)
-    schema_editor.execute(COPY)
-
-
-def backward(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP)
 
 
 class Migration(migrations.Migration):
@@ -96,6 +85,7 @@ class Migration(migrations.Migration):
                 ],
             },
         ),
-        migrations.RunPython(forward, backward, elidable=False),
+        postgres_only(CHECK, DROP),
+        migrations.RunSQL(COPY, migrations.RunSQL.noop, elidable=False),
         guard("recs_link", ["attribution_id", "rec_id", "remainder", "created"]),
     ]
