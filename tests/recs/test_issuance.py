@@ -269,13 +269,48 @@ ISSUER = textwrap.dedent(
 )
 
 
-def _run_at_once(*argvs: list[str]) -> list[int]:
-    """Run ISSUER in one process per argv, all at once, against the test database."""
+CONFIRMER = textwrap.dedent(
+    """
+    import random, sys, time, django
+    django.setup()
+    from energy.models import Attribution
+    from tests.factories import mark_processed
+    rows = list(Attribution.objects.filter(source_id=int(sys.argv[1]), state="Pending"))
+    random.Random(int(sys.argv[2])).shuffle(rows)  # hours confirmed out of time order
+    while rows:
+        batch, rows = rows[:3], rows[3:]
+        mark_processed(batch)
+        time.sleep(0.01)
+    print(0)
+    """
+)
+LOOPING_ISSUER = textwrap.dedent(
+    """
+    import sys, time, django
+    django.setup()
+    from recs.services import rec_issue
+    issued = 0
+    for _ in range(int(sys.argv[2])):
+        issued += rec_issue(source_id=int(sys.argv[1]))
+        time.sleep(0.005)
+    print(issued)
+    """
+)
+
+
+def _run_at_once(*argvs: list[str], script: str = ISSUER) -> list[int]:
+    """Run ISSUER in one process per argv, all at once, against the test database.
+
+    An argv may name another script as its first item (``script:NAME``).
+    """
     name = connection.settings_dict["NAME"]
     env = os.environ | {"DATABASE_URL": f"postgresql://127.0.0.1:5432/{name}"}
+    scripts = {"confirm": CONFIRMER, "loop": LOOPING_ISSUER}
     workers = [
         subprocess.Popen(
-            [sys.executable, "-c", ISSUER, *argv],
+            [sys.executable, "-c", scripts.get(argv[0], script), *argv[1:]]
+            if argv and argv[0] in scripts
+            else [sys.executable, "-c", script, *argv],
             env=env,
             cwd=ROOT,
             stdout=subprocess.PIPE,
@@ -319,3 +354,26 @@ def test_batch_and_per_source_issuers_at_once_issue_every_rec_once():
     for customer_id in {s.customer_id for s in sources}:
         seqs = sorted(Rec.objects.filter(customer_id=customer_id).values_list("seq", flat=True))
         assert seqs == list(range(1, len(seqs) + 1))
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_issuers_running_while_hours_are_confirmed_out_of_order_skip_nothing():
+    source = SourceFactory()
+    rows = append(source, [MWH // 5] * 61)  # 12 RECs and 1/5 MWh waiting, once all are Processed
+    mark_pending(rows)
+
+    _, *looped = _run_at_once(["confirm", str(source.pk), "7"], ["loop", str(source.pk), "60"],
+                              ["loop", str(source.pk), "60"])  # fmt: skip
+    last = rec_issue(source_id=source.pk)  # what the last confirmations left due
+
+    assert sum(looped) + last == Rec.objects.filter(source=source).count() == 12
+    conserved(source)
+    source.refresh_from_db()
+    # Nothing open below the point each cut starts reading from.
+    open_rows = Attribution.objects.filter(
+        source=source, kind="metered", value__gt=0, link__isnull=True
+    )
+    assert not open_rows.filter(seq__lt=source.issue_seq_from).exists()
+    assert open_rows.count() == 1
+    assert_in_step(source)
