@@ -36,6 +36,15 @@ def conserved(source: Source) -> None:
     assert generated == recs * MWH + source.rec_carry + waiting
 
 
+def settled_through(source: Source) -> None:
+    """Nothing still open (positive, in no REC) lies below where the next cut starts."""
+    source.refresh_from_db()
+    open_rows = Attribution.objects.filter(
+        source=source, kind="metered", value__gt=0, link__isnull=True
+    )
+    assert not open_rows.filter(seq__lt=source.issue_seq_from).exists()
+
+
 def test_recs_and_the_remainder_transaction_as_the_spec_shows(api, source):
     attrs = append(source, [900_000_000, 101_200_000, 998_800_000, 5])
     mark_processed(attrs)
@@ -153,6 +162,7 @@ def test_conservation_holds_after_every_round(customer, rounds):
         mark_processed(made)
         rec_issue(source_id=source.pk)
         conserved(source)
+        settled_through(source)
         assert_in_step(Source.objects.get(pk=source.pk))
     for rec in Rec.objects.filter(source=source):
         held = rec.transactions.all()
@@ -241,6 +251,7 @@ def test_issuing_many_sources_at_once_follows_the_rule_for_each(customer, rounds
             assert (source.rec_carry, source.rec_carry_from_id) == carry[source.pk]
             assert_in_step(source)
             conserved(source)
+            settled_through(source)
     customer.refresh_from_db()
     assert customer.rec_count == Rec.objects.count()
     assert sorted(Rec.objects.values_list("seq", flat=True)) == list(
@@ -369,11 +380,6 @@ def test_issuers_running_while_hours_are_confirmed_out_of_order_skip_nothing():
 
     assert sum(looped) + last == Rec.objects.filter(source=source).count() == 12
     conserved(source)
-    source.refresh_from_db()
-    # Nothing open below the point each cut starts reading from.
-    open_rows = Attribution.objects.filter(
-        source=source, kind="metered", value__gt=0, link__isnull=True
-    )
-    assert not open_rows.filter(seq__lt=source.issue_seq_from).exists()
-    assert open_rows.count() == 1
+    settled_through(source)
+    assert Attribution.objects.filter(source=source, kind="metered", link__isnull=True).count() == 1
     assert_in_step(source)
