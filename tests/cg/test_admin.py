@@ -39,6 +39,7 @@ def test_lists_filter_and_search(admin_client, ledger):
     pages = [
         reverse("admin:energy_attribution_changelist") + "?state__exact=Processed",
         reverse("admin:energy_attribution_changelist") + "?effective_time__year=2019",
+        reverse("admin:energy_attribution_changelist") + "?link__isempty=0",
         reverse("admin:energy_source_changelist") + f"?q={source.client_id}",
         reverse("admin:energy_source_changelist") + "?type__exact=solar&state__exact=active",
         reverse("admin:recs_rec_changelist") + "?state__exact=New",
@@ -48,9 +49,13 @@ def test_lists_filter_and_search(admin_client, ledger):
     for page in pages:
         response = admin_client.get(page)
         assert response.status_code == 200, page
-    listing = admin_client.get(pages[2]).content.decode()
+    listing = admin_client.get(pages[3]).content.decode()
     assert source.external_id in listing
     assert "1.1" in listing  # the source's rec_sum, in MWh
+    in_recs = admin_client.get(pages[2]).content.decode()
+    assert all(f">{a.pk}<" in in_recs for a in rec.transactions)
+    rec_page = admin_client.get(pages[6]).content.decode()
+    assert all(a.external_id in rec_page for a in rec.transactions)
 
 
 def test_the_ledger_cannot_be_edited_or_deleted_by_hand(admin_client, ledger):
