@@ -106,8 +106,10 @@ def test_reports_pushed_to_the_production_processes_come_out_as_anchored_recs(se
         wait_for_port(port, web)
         base = f"http://127.0.0.1:{port}"
 
-        # Two days of a 2 MW array: about 20 MWh, hours of up to 2 MWh.
-        first = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
+        # The two whole UTC days before today from a 2 MW array: hours of 2 MWh
+        # from 06:00 to 18:00. Whole days, so the last hour, which stays open
+        # until a later reading closes it, is a night hour whenever this runs.
+        first = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         first -= dt.timedelta(days=2)
         energy, batch = 0, []
         for hour in range(48):
