@@ -4,6 +4,16 @@ from energy.admin import ReadOnlyAdmin
 from recs.models import Link, Rec
 
 
+def _of_the_transaction(field: str):
+    """An inline column showing a field of the linked transaction."""
+
+    @admin.display(description=field.replace("_", " "))
+    def show(inline, link: Link):
+        return getattr(link.attribution, field)
+
+    return show
+
+
 class RecTransactionInline(admin.TabularInline):
     model = Link
     fields = ["kind", "external_id", "effective_time", "value", "remainder", "state"]
@@ -13,28 +23,14 @@ class RecTransactionInline(admin.TabularInline):
     ordering = ["-attribution__kind", "attribution__effective_time", "attribution_id"]
     verbose_name = "transaction"
 
+    kind = _of_the_transaction("kind")
+    external_id = _of_the_transaction("external_id")
+    effective_time = _of_the_transaction("effective_time")
+    value = _of_the_transaction("value")
+    state = _of_the_transaction("state")
+
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("attribution")
-
-    @admin.display(description="kind")
-    def kind(self, link: Link) -> str:
-        return link.attribution.kind
-
-    @admin.display(description="external id")
-    def external_id(self, link: Link) -> str:
-        return link.attribution.external_id
-
-    @admin.display(description="effective time")
-    def effective_time(self, link: Link):
-        return link.attribution.effective_time
-
-    @admin.display(description="value")
-    def value(self, link: Link) -> int:
-        return link.attribution.value
-
-    @admin.display(description="state")
-    def state(self, link: Link) -> str:
-        return link.attribution.state
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
