@@ -10,51 +10,9 @@ attributions move New -> Pending -> Processed along the way.
 """
 
 import argparse
-import datetime as dt
 import time
 
-from common import fresh_django
-
-
-def load(sources: int, hours: int) -> int:
-    import secrets
-
-    from django.db import connection, transaction
-    from django.utils import timezone
-
-    from energy.daily import daily_refresh
-    from energy.models import Customer, Source
-
-    customer = Customer.objects.create(name="bench-anchor")
-    made = Source.objects.bulk_create(
-        Source(
-            customer=customer,
-            external_id=f"meter-{i}",
-            name=f"Meter {i}",
-            client_id="0x" + secrets.token_hex(32),
-        )
-        for i in range(sources)
-    )
-    start = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
-    now = timezone.now()
-    with transaction.atomic(), connection.cursor() as cursor:
-        with cursor.copy(
-            "COPY energy_attribution (source_id, kind, seq, external_id, effective_time, value,"
-            " state, created, modified) FROM STDIN"
-        ) as copy:
-            for source in made:
-                for h in range(hours):
-                    when = start + dt.timedelta(hours=h)
-                    value = (h * 7919 + source.pk) % 5_000_000_000
-                    copy.write_row(
-                        (source.pk, "metered", h + 1, f"{source.pk}-{h}", when, value, "New", now,
-                         now)
-                    )  # fmt: skip
-        days = {(start + dt.timedelta(hours=h)).date() for h in range(hours)}
-        daily_refresh({s.pk: days for s in made})
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE energy_attribution")
-    return sources * hours
+from common import fresh_django, load_meters
 
 
 def main() -> None:
@@ -72,7 +30,13 @@ def main() -> None:
     from energy.models import Attribution
 
     t0 = time.perf_counter()
-    total = load(args.sources, args.hours)
+    total = load_meters(
+        "bench-anchor",
+        args.sources,
+        args.hours,
+        lambda source_id, h: (h * 7919 + source_id) % 5_000_000_000,
+        processed=False,
+    )
     print(f"loaded {total:,} attributions in {time.perf_counter() - t0:.1f} s")
 
     process, url = anvil.start(anvil.free_port())

@@ -32,3 +32,51 @@ def fresh_django() -> str:
 
     call_command("migrate", verbosity=0)
     return url
+
+
+def load_meters(name: str, sources: int, hours: int, value, *, processed: bool) -> int:
+    """A customer ``name`` with ``sources`` meters of ``hours`` hourly attributions each,
+    from 2024-01-01, written with COPY, their daily rows built; the attributions made.
+
+    ``value(source_id, hour)`` gives each one's mWh, called in COPY order. With
+    ``processed`` they come in Processed and anchored (hash, height, block id),
+    else New.
+    """
+    import datetime as dt
+    import hashlib
+    import secrets
+
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from energy.daily import daily_refresh
+    from energy.models import Customer, Source
+
+    customer = Customer.objects.create(name=name)
+    made = Source.objects.bulk_create(
+        Source(customer=customer, external_id=f"meter-{i}", name=f"Meter {i}",
+               client_id="0x" + secrets.token_hex(32))
+        for i in range(sources)
+    )  # fmt: skip
+    start = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    now = timezone.now()
+    digest = hashlib.sha256(b"bench").hexdigest()
+    anchored = (
+        ("Processed", now, digest, 1, digest) if processed else ("New", None, None, None, None)
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        with cursor.copy(
+            "COPY energy_attribution (source_id, kind, seq, external_id, effective_time, value,"
+            " state, state_changed, hash, height, block_id, created, modified) FROM STDIN"
+        ) as copy:
+            for source in made:
+                for h in range(hours):
+                    copy.write_row(
+                        (source.pk, "metered", h + 1, f"{source.pk}-{h}",
+                         start + dt.timedelta(hours=h), value(source.pk, h), *anchored, now, now)
+                    )  # fmt: skip
+        days = {(start + dt.timedelta(hours=h)).date() for h in range(hours)}
+        daily_refresh({s.pk: days for s in made})
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE energy_attribution")
+    return sources * hours

@@ -9,52 +9,10 @@ same rows, and their ratio (target: issuance within 3x of the scan).
 """
 
 import argparse
-import datetime as dt
-import hashlib
 import random
 import time
 
-from common import fresh_django
-
-
-def load(sources: int, hours: int) -> None:
-    import secrets
-
-    from django.db import connection, transaction
-    from django.utils import timezone
-
-    from energy.daily import daily_refresh
-    from energy.models import Customer, Source
-
-    rng = random.Random(7)
-    customer = Customer.objects.create(name="bench-issue")
-    made = Source.objects.bulk_create(
-        Source(customer=customer, external_id=f"m-{i}", name=f"Meter {i}",
-               client_id="0x" + secrets.token_hex(32))
-        for i in range(sources)
-    )  # fmt: skip
-    start = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
-    now = timezone.now()
-    digest = hashlib.sha256(b"bench").hexdigest()
-    with transaction.atomic(), connection.cursor() as cursor:
-        with cursor.copy(
-            "COPY energy_attribution (source_id, kind, seq, external_id, effective_time, value,"
-            " state, state_changed, hash, height, block_id, created, modified)"
-            " FROM STDIN"
-        ) as copy:
-            for source in made:
-                for h in range(hours):
-                    # About 0.15 MWh an hour on average: some 150 RECs a source.
-                    value = rng.choice([rng.randint(1, 200_000_000)] * 9 + [600_000_000])
-                    copy.write_row(
-                        (source.pk, "metered", h + 1, f"{source.pk}-{h}",
-                         start + dt.timedelta(hours=h), value, "Processed", now, digest, 1,
-                         digest, now, now)
-                    )  # fmt: skip
-        days = {(start + dt.timedelta(hours=h)).date() for h in range(hours)}
-        daily_refresh({s.pk: days for s in made})
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE energy_attribution")
+from common import fresh_django, load_meters
 
 
 def window_scan() -> float:
@@ -84,7 +42,15 @@ def main() -> None:
     from recs.services import recs_issue_all
 
     t0 = time.perf_counter()
-    load(args.sources, args.hours)
+    rng = random.Random(7)
+    # About 0.15 MWh an hour on average: some 150 RECs a source.
+    load_meters(
+        "bench-issue",
+        args.sources,
+        args.hours,
+        lambda source_id, h: rng.choice([rng.randint(1, 200_000_000)] * 9 + [600_000_000]),
+        processed=True,
+    )
     print(f"loaded {args.sources * args.hours:,} Processed attributions in "
           f"{time.perf_counter() - t0:.1f} s")  # fmt: skip
     scan = min(window_scan() for _ in range(3))
