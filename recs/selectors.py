@@ -20,9 +20,5 @@ def rec_transactions(*, rec: Rec, page: Page) -> list[Attribution]:
     """The REC's transactions in time order, the incoming remainder transaction first."""
     # A REC holds at most 1 MWh of transactions: a short list, so OFFSET is fine.
     # "remainder" sorts after "metered", so -kind puts the incoming one first.
-    rows = (
-        Attribution.objects.filter(link__rec=rec)
-        .select_related("link")
-        .order_by("-kind", "effective_time", "id")[page.offset : page.offset + page.size]
-    )
-    return list(rows)
+    rows = rec.transactions.select_related("link").order_by("-kind", "effective_time", "id")
+    return list(rows[page.offset : page.offset + page.size])

@@ -28,15 +28,16 @@ from recs.models import Link, Rec
 BATCH = 250
 
 
-def _issuable():
-    """Processed generation in no REC yet: what issuance cuts.
+def _open():
+    """Generation in no REC yet, whatever its state: none of it lies below its
+    source's ``issue_seq_from``, so readers filter on that too, to read only the
+    source's newest rows."""
+    return Attribution.objects.filter(kind=Attribution.Kind.METERED, value__gt=0, link__isnull=True)
 
-    None of it lies below its source's ``issue_seq_from``, so readers filter
-    on that too, to read only the source's newest rows.
-    """
-    return Attribution.objects.filter(
-        kind=Attribution.Kind.METERED, state=State.PROCESSED, value__gt=0, link__isnull=True
-    )
+
+def _issuable():
+    """Processed generation in no REC yet: what issuance cuts."""
+    return _open().filter(state=State.PROCESSED)
 
 
 def sources_due() -> list[int]:
@@ -95,12 +96,12 @@ def _locked_customers(customer_ids) -> dict[int, int]:
 # The statements of one set-based cut, in order. Temporary tables hold each
 # step's rows so the next statements join them; they are dropped at the end.
 #
-# issue_cut: every positive metered transaction of the locked sources in no REC
-# yet, from the source's issue_seq_from on, and whether it is Processed. The
-# Processed ones are ``_issuable()`` spelled in SQL: each gets ``upto``, the
-# source's Processed energy up to and including it counted from the carried
-# remainder, so that it lies in REC ``first_rec`` (0-based) and reaches REC
-# ``last_rec``; ``first_rec < n`` (the source's whole RECs) means it is linked.
+# issue_cut: the ``_open()`` rows of the locked sources, from each source's
+# issue_seq_from on, and whether each is Processed. The Processed ones are
+# ``_issuable()`` spelled in SQL: each gets ``upto``, the source's Processed
+# energy up to and including it counted from the carried remainder, so that it
+# lies in REC ``first_rec`` (0-based) and reaches REC ``last_rec``;
+# ``first_rec < n`` (the source's whole RECs) means it is linked.
 # The others only say where the source's rows stop being settled.
 _CUT = [
     # Each statement is one pass over known rows: compiling it (JIT) costs more
@@ -325,13 +326,11 @@ def _cut_in_python(ids: list[int]) -> tuple[int, dict[int, set]]:
 def _settle_in_python(sources) -> None:
     """Move each source's issue_seq_from to its first positive row in no REC."""
     for source in sources:
-        first = Attribution.objects.filter(
-            source=source,
-            kind=Attribution.Kind.METERED,
-            value__gt=0,
-            link__isnull=True,
-            seq__gte=source.issue_seq_from,
-        ).aggregate(seq=Min("seq"))["seq"]
+        first = (
+            _open()
+            .filter(source=source, seq__gte=source.issue_seq_from)
+            .aggregate(seq=Min("seq"))["seq"]
+        )
         settled = first or source.attribution_count + 1
         if settled != source.issue_seq_from:
             Source.objects.filter(pk=source.pk).update(issue_seq_from=settled)
