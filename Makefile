@@ -9,12 +9,13 @@ DEMO_DAYS ?= 7
 TEST_DATABASE_URL ?= postgresql://127.0.0.1:5432/cg
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 BENCH_DATABASE_URL ?= postgresql://127.0.0.1:5432/cg_bench
-# Tests and benchmarks sign with the well-known first development key of local nodes.
+# Tests and benchmarks sign with the well-known first development key of local nodes,
+# and ask for an in-process chain (tests that need a real node start anvil).
 DEV_KEY = 0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80
 TEST_ENV = DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
-	SECRET_KEY=test-only-secret-key CHAIN_PRIVATE_KEY=$(DEV_KEY)
+	SECRET_KEY=test-only-secret-key CHAIN_PRIVATE_KEY=$(DEV_KEY) WEB3_PROVIDER_URI=eth-tester://
 BENCH_ENV = DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
-	SECRET_KEY=bench-only-secret-key CHAIN_PRIVATE_KEY=$(DEV_KEY)
+	SECRET_KEY=bench-only-secret-key CHAIN_PRIVATE_KEY=$(DEV_KEY) WEB3_PROVIDER_URI=eth-tester://
 
 .PHONY: run test bench lint format check clean contracts
 
@@ -48,6 +49,7 @@ test: $(VENV)/.installed-test node_modules/.installed
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
 	@echo "the same suite in embedded mode (SQLite, in-process tasks), but for what needs PostgreSQL:"
 	env -u DATABASE_URL -u REDIS_URL -u SECRET_KEY -u CHAIN_PRIVATE_KEY CG_VAR_DIR=var/test \
+		WEB3_PROVIDER_URI=eth-tester:// \
 		$(BIN)/pytest -m "not postgres" $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-test node_modules/.installed

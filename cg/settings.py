@@ -20,8 +20,23 @@ VAR_DIR = Path(env_str("CG_VAR_DIR", str(BASE_DIR / "var")))
 
 DATABASE_URL = env_url("DATABASE_URL", {"postgres", "postgresql"})
 REDIS_URL = env_url("REDIS_URL", {"redis", "rediss"})
-WEB3_PROVIDER_URI = env_url("WEB3_PROVIDER_URI", {"http", "https"})
 EMBEDDED = DATABASE_URL is None
+
+# The chain node. ``eth-tester://`` asks for an in-process chain that lives and
+# dies with the process (the test suite asks for it); it is never a default.
+IN_PROCESS_CHAIN = "eth-tester://"
+# Where ``manage.py serve`` records the URL of the anvil node it started, so that
+# every other embedded process (run_pipeline, verify_ledger, a shell) anchors on
+# the same chain instead of one of its own.
+NODE_URL_FILE = VAR_DIR / "chain-node-url"
+if env_str("WEB3_PROVIDER_URI") == IN_PROCESS_CHAIN:
+    WEB3_PROVIDER_URI = IN_PROCESS_CHAIN
+else:
+    WEB3_PROVIDER_URI = env_url("WEB3_PROVIDER_URI", {"http", "https"})
+# Whether the node URL was given (serve starts its own node only when it was not).
+WEB3_PROVIDER_URI_GIVEN = WEB3_PROVIDER_URI is not None
+if WEB3_PROVIDER_URI is None and NODE_URL_FILE.is_file():
+    WEB3_PROVIDER_URI = NODE_URL_FILE.read_text().strip() or None
 
 SECRET_KEY = env_str("SECRET_KEY")
 if SECRET_KEY is None:
@@ -167,6 +182,11 @@ if CHAIN_PRIVATE_KEY is None:
     raise ImproperlyConfigured("CHAIN_PRIVATE_KEY must be set when DATABASE_URL is set")
 if not re.fullmatch(r"0x[0-9a-fA-F]{64}", CHAIN_PRIVATE_KEY):
     raise ImproperlyConfigured("CHAIN_PRIVATE_KEY must be 0x followed by 64 hex digits")
+if WEB3_PROVIDER_URI is None and not EMBEDDED:
+    raise ImproperlyConfigured(
+        "WEB3_PROVIDER_URI must be set when DATABASE_URL is set: anchors on a chain that "
+        "vanishes with the process would certify nothing"
+    )
 ANCHOR_CONTRACT_ADDRESS = env_str("ANCHOR_CONTRACT_ADDRESS")
 ANVIL_PORT = env_int("ANVIL_PORT", 8545, minimum=1)
 if ANCHOR_CONTRACT_ADDRESS and not re.fullmatch(r"0x[0-9a-fA-F]{40}", ANCHOR_CONTRACT_ADDRESS):

@@ -1,9 +1,11 @@
 """The engine's connection to an EVM chain, its signing account and the Anchor contract.
 
-``WEB3_PROVIDER_URI`` names any EVM JSON-RPC node (``make run`` starts anvil
-and sets it). Without it the chain is in-process (eth-tester): the tests use
-it, and ``make run`` falls back to it where Node.js is missing, with a warning
-that its anchors do not survive a restart.
+``WEB3_PROVIDER_URI`` names any EVM JSON-RPC node. In embedded mode ``make
+run`` starts anvil and records its URL under ``var/``, where every other
+embedded process finds it. ``eth-tester://`` is an in-process chain (eth-tester)
+that vanishes with the process: the tests ask for it, and ``make run`` falls
+back to it where Node.js is missing, with a warning. Nothing falls back to it
+silently.
 """
 
 import functools
@@ -65,8 +67,13 @@ def web3() -> Web3:
     global _web3
     if _web3 is None:
         uri = settings.WEB3_PROVIDER_URI
-        if uri is None:
+        if uri == settings.IN_PROCESS_CHAIN:
             w3 = _in_process_web3()
+        elif uri is None:
+            raise ImproperlyConfigured(
+                "no chain node: set WEB3_PROVIDER_URI, or start `make run` (manage.py serve), "
+                f"which starts anvil and records its URL in {settings.NODE_URL_FILE}"
+            )
         else:
             w3 = Web3(HTTPProvider(uri, request_kwargs={"timeout": 30}))
         w3.middleware_onion.add(NoRpcInsideTransaction, "no_rpc_inside_transaction")
@@ -104,6 +111,29 @@ def deploy_anchor(w3: Web3) -> str:
     return receipt["contractAddress"]
 
 
+def _local_chain() -> bool:
+    return settings.EMBEDDED or settings.WEB3_PROVIDER_URI == settings.IN_PROCESS_CHAIN
+
+
+def known_anchor_contract() -> Contract | None:
+    """The Anchor contract if one is configured or was deployed on this chain; never
+    deploys (the audit reads the chain, it never writes to it)."""
+    from chain.models import AnchorDeployment
+
+    w3 = web3()
+    abi = anchor_artifact()["abi"]
+    if settings.ANCHOR_CONTRACT_ADDRESS:
+        return w3.eth.contract(address=settings.ANCHOR_CONTRACT_ADDRESS, abi=abi)
+    if not _local_chain():
+        raise ImproperlyConfigured(
+            "ANCHOR_CONTRACT_ADDRESS must be set (manage.py chain_deploy deploys one)"
+        )
+    known = AnchorDeployment.objects.filter(chain_id=w3.eth.chain_id).first()
+    if known and w3.eth.get_code(known.address):
+        return w3.eth.contract(address=known.address, abi=abi)
+    return None
+
+
 @functools.cache
 def anchor_contract() -> Contract:
     """The Anchor contract: ANCHOR_CONTRACT_ADDRESS, or one deployed here and remembered.
@@ -114,18 +144,11 @@ def anchor_contract() -> Contract:
     """
     from chain.models import AnchorDeployment
 
+    if (known := known_anchor_contract()) is not None:
+        return known
     w3 = web3()
     abi = anchor_artifact()["abi"]
-    if settings.ANCHOR_CONTRACT_ADDRESS:
-        return w3.eth.contract(address=settings.ANCHOR_CONTRACT_ADDRESS, abi=abi)
-    if not (settings.EMBEDDED or settings.WEB3_PROVIDER_URI is None):
-        raise ImproperlyConfigured(
-            "ANCHOR_CONTRACT_ADDRESS must be set (manage.py chain_deploy deploys one)"
-        )
     chain_id = w3.eth.chain_id
-    known = AnchorDeployment.objects.filter(chain_id=chain_id).first()
-    if known and w3.eth.get_code(known.address):
-        return w3.eth.contract(address=known.address, abi=abi)
     address = deploy_anchor(w3)
     AnchorDeployment.objects.update_or_create(chain_id=chain_id, defaults={"address": address})
     log.info("deployed the Anchor contract at %s on chain %s", address, chain_id)

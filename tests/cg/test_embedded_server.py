@@ -28,8 +28,18 @@ def test_reports_pushed_to_the_embedded_server_become_attributions(tmp_path):
 
     def run(*args) -> str:
         done = subprocess.run([*manage, *args], env=env, cwd=ROOT, capture_output=True, text=True)
-        assert done.returncode == 0, done.stderr
+        assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout.strip().rsplit("\n", 1)[-1]
+
+    def processed(count: int) -> list[dict]:
+        deadline = time.monotonic() + 90
+        rows = []
+        while time.monotonic() < deadline and (
+            len(rows) != count or {r["state"] for r in rows} != {"Processed"}
+        ):
+            rows = http_json(f"{base}/api/v1/energy/attributions/m-1", token=token, timeout=10)
+            time.sleep(0.5)
+        return rows
 
     run("migrate", "-v0")
     token = run("create_customer", "Embedded")
@@ -61,14 +71,24 @@ def test_reports_pushed_to_the_embedded_server_become_attributions(tmp_path):
         batch = [call("tx_reportMinerPoGG", r, h) for h, r in enumerate(reports)]
         assert [a["result"] for a in http_json(f"{base}/v1", batch, timeout=10)] == ["200"] * 3
 
-        deadline = time.monotonic() + 90
-        rows = []
-        while time.monotonic() < deadline and {r["state"] for r in rows} != {"Processed"}:
-            rows = http_json(f"{base}/api/v1/energy/attributions/m-1", token=token, timeout=10)
-            time.sleep(0.5)
+        rows = processed(2)
+
+        # A second terminal, as the README shows it: same environment, other processes.
+        node = (tmp_path / "chain-node-url").read_text().strip()
+        more = miner.report(hourly_report(start + dt.timedelta(hours=3), 180_000_000, 60_000))
+        assert http_json(f"{base}/v1", call("tx_reportMinerPoGG", more))["result"] == "200"
+        run("run_pipeline")
+        later = processed(3)
+        head = http_json(node, call("eth_blockNumber", []))["result"]
+        verified = run("verify_ledger")
+        assert http_json(node, call("eth_blockNumber", []))["result"] == head  # wrote nothing
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+    assert verified.startswith("ledger verified: ")
+    assert [r["state"] for r in later] == ["Processed"] * 3
+    assert not (tmp_path / "chain-node-url").exists()  # the node stopped with the server
 
     # Readings run from h+0:00 to h+2:55: the hours from 0:00 and 1:00 are closed.
     assert [r["effective_time"][11:16] for r in rows] == [

@@ -53,6 +53,7 @@ def test_database_and_redis_urls_switch_to_the_real_components(tmp_path):
         REDIS_URL="redis://cache:6379/0",
         SECRET_KEY="s",
         CHAIN_PRIVATE_KEY="0x" + "11" * 32,
+        WEB3_PROVIDER_URI="https://node.example",
     )
 
     assert result.stdout.split() == ["django.db.backends.postgresql", "False", "False"]
@@ -65,6 +66,14 @@ def test_database_and_redis_urls_switch_to_the_real_components(tmp_path):
         (
             {"DATABASE_URL": "postgresql://localhost/cg", "SECRET_KEY": "s"},
             "CHAIN_PRIVATE_KEY must be set",
+        ),
+        (
+            {
+                "DATABASE_URL": "postgresql://localhost/cg",
+                "SECRET_KEY": "s",
+                "CHAIN_PRIVATE_KEY": "0x" + "11" * 32,
+            },
+            "WEB3_PROVIDER_URI must be set when DATABASE_URL is set",
         ),
         ({"CHAIN_PRIVATE_KEY": "0x12"}, "CHAIN_PRIVATE_KEY must be 0x followed by 64 hex"),
         ({"ANCHOR_CONTRACT_ADDRESS": "nope"}, "ANCHOR_CONTRACT_ADDRESS must be 0x"),
@@ -82,3 +91,39 @@ def test_a_bad_value_stops_start_up_naming_the_variable(tmp_path, env, message):
 
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr and message in result.stderr
+
+
+NODE_PROBE = textwrap.dedent(
+    """
+    import django
+    django.setup()
+    from django.conf import settings
+    print(settings.WEB3_PROVIDER_URI)
+    """
+)
+
+
+def test_embedded_processes_find_the_node_that_serve_recorded(tmp_path):
+    (tmp_path / "chain-node-url").write_text("http://127.0.0.1:18545\n")
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "WEB3_PROVIDER_URI"}}
+    env |= {"DJANGO_SETTINGS_MODULE": "cg.settings", "CG_VAR_DIR": str(tmp_path)}
+
+    result = subprocess.run(
+        [sys.executable, "-c", NODE_PROBE], env=env, cwd=ROOT, capture_output=True, text=True
+    )
+
+    assert result.stdout.strip() == "http://127.0.0.1:18545", result.stderr
+
+
+def test_the_in_process_chain_is_asked_for_never_a_fallback(tmp_path):
+    """Embedded, with no node recorded and none named, nothing anchors anywhere."""
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "WEB3_PROVIDER_URI"}}
+    env |= {"DJANGO_SETTINGS_MODULE": "cg.settings", "CG_VAR_DIR": str(tmp_path)}
+    probe = "import django; django.setup()\nfrom chain import client\nclient.web3()"
+
+    result = subprocess.run(
+        [sys.executable, "-c", probe], env=env, cwd=ROOT, capture_output=True, text=True
+    )
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: no chain node" in result.stderr

@@ -161,3 +161,34 @@ def test_chain_deploy_prints_a_working_contract_address_last(chain):
     assert chain.eth.get_code(address)
     contract = chain.eth.contract(address=address, abi=client.anchor_artifact()["abi"])
     assert contract.functions.engine().call() == client.engine_account().address
+
+
+def test_verify_ledger_on_a_chain_without_our_contract_deploys_nothing(anchored, chain):
+    """The audit of a ledger against the wrong chain fails; it never writes to fix it."""
+    from chain.models import AnchorDeployment
+
+    client.use_web3(client._in_process_web3())  # a chain that never saw our anchors
+    head = client.web3().eth.block_number
+
+    out = StringIO()
+    with pytest.raises(CommandError):
+        call_command("verify_ledger", stdout=out)
+
+    assert "no Anchor contract is known on this chain" in out.getvalue()
+    assert "block 1: confirmed, but no Anchored event on chain" in out.getvalue()
+    assert client.web3().eth.block_number == head
+    assert AnchorDeployment.objects.count() == 1  # the first chain's, nothing new
+
+
+@pytest.mark.postgres
+def test_verify_ledger_cannot_write_to_the_database():
+    from chain.management.commands.verify_ledger import _read_only
+    from django.db import DatabaseError
+
+    _read_only(True)
+    try:
+        with pytest.raises(DatabaseError, match="read-only"):
+            SourceFactory()
+    finally:
+        _read_only(False)
+    SourceFactory()  # and the session is writable again afterwards

@@ -1,4 +1,5 @@
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 
 from chain.audit import ledger_problems
 from chain.models import LedgerBlock
@@ -11,6 +12,15 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options) -> None:
+        # An audit reads: the database refuses any write it would try, and it never
+        # signs or sends anything to the chain (chain.audit deploys nothing).
+        _read_only(True)
+        try:
+            self._audit()
+        finally:
+            _read_only(False)
+
+    def _audit(self) -> None:
         problems = 0
         for problem in ledger_problems():
             problems += 1
@@ -19,3 +29,12 @@ class Command(BaseCommand):
             raise CommandError(f"ledger verification failed: {problems} problem(s)")
         blocks = LedgerBlock.objects.count()
         self.stdout.write(f"ledger verified: {blocks} block(s), every leaf, root and anchor")
+
+
+def _read_only(on: bool) -> None:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            mode = "READ ONLY" if on else "READ WRITE"
+            cursor.execute(f"SET SESSION CHARACTERISTICS AS TRANSACTION {mode}")
+        else:
+            cursor.execute(f"PRAGMA query_only = {'ON' if on else 'OFF'}")

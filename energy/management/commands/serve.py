@@ -39,6 +39,7 @@ class Command(BaseCommand):
             self._serve(host, port)
         finally:
             if node is not None:
+                settings.NODE_URL_FILE.unlink(missing_ok=True)
                 anvil.stop(node)
 
     def _demo(self, days: int, host: str, port: str) -> None:
@@ -58,14 +59,22 @@ class Command(BaseCommand):
         )
 
     def _local_chain(self):
-        """Embedded mode anchors on a local anvil node that keeps its chain under var/."""
-        if settings.WEB3_PROVIDER_URI:
+        """Embedded mode anchors on a local anvil node that keeps its chain under var/.
+
+        Its URL is recorded in ``settings.NODE_URL_FILE`` while it runs, where the
+        settings of every other embedded process (run_pipeline, verify_ledger) read
+        it: they anchor on this very chain.
+        """
+        if settings.WEB3_PROVIDER_URI_GIVEN:
             return None
+        settings.NODE_URL_FILE.unlink(missing_ok=True)  # a node that is gone
         if not anvil.available():
             self.stderr.write(
                 "Node.js or the anvil package is missing (npm ci installs it): anchoring on an "
-                "in-process chain, whose anchors will NOT survive a restart."
+                "in-process chain, whose anchors will NOT survive a restart and which no other "
+                "process can reach."
             )
+            settings.WEB3_PROVIDER_URI = settings.IN_PROCESS_CHAIN
             return None
         try:
             node, url = anvil.start(
@@ -76,7 +85,8 @@ class Command(BaseCommand):
                 f"could not start anvil on port {settings.ANVIL_PORT} ({error}); "
                 "set ANVIL_PORT to a free port"
             ) from None
-        settings.WEB3_PROVIDER_URI = url  # this process only: the node it just started
+        settings.WEB3_PROVIDER_URI = url
+        settings.NODE_URL_FILE.write_text(url + "\n")
         self.stdout.write(f"anvil running at {url}, its chain kept in var/anvil-state.json")
         return node
 
