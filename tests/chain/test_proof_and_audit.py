@@ -182,8 +182,9 @@ def test_verify_ledger_on_a_chain_without_our_contract_deploys_nothing(anchored,
 
 @pytest.mark.postgres
 def test_verify_ledger_cannot_write_to_the_database():
-    from chain.management.commands.verify_ledger import _read_only
     from django.db import DatabaseError
+
+    from chain.management.commands.verify_ledger import _read_only
 
     _read_only(True)
     try:
