@@ -46,6 +46,18 @@ def _integer(params, name: str, default: int, low: int, high: int) -> int:
     return value
 
 
+def path_id(text: str) -> int | None:
+    """A row id named in a URL path, or None if it cannot be one.
+
+    Bounded before ``int()``: a number of thousands of digits would otherwise
+    cost time or hit Python's digit limit, and no id reaches 2^63.
+    """
+    if not (0 < len(text) <= 19 and text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    return value if value < 2**63 else None
+
+
 def page_from(request) -> Page:
     params = request.query_params
     size = _integer(params, "per_page", DEFAULT_PER_PAGE, 1, settings.API_MAX_PER_PAGE)

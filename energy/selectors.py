@@ -2,7 +2,7 @@
 
 from django.db.models import Q
 
-from cg.paging import Page, newest_first
+from cg.paging import Page, newest_first, path_id
 from energy.models import Attribution, Customer, DailyAggregate, Source
 
 
@@ -25,8 +25,7 @@ def source_find(*, customer: Customer, device_id: str) -> Source:
     if not device_id or len(device_id) > 128 or "\x00" in device_id:
         raise Source.DoesNotExist(device_id)  # no stored external id looks like this
     match = Q(external_id=device_id)
-    as_id = int(device_id) if device_id.isascii() and device_id.isdigit() else None
-    if as_id is not None and as_id < 2**63:
+    if (as_id := path_id(device_id)) is not None:
         match |= Q(pk=as_id)
     # At most two rows: one by id, one by external id (unique per customer).
     found = sorted(Source.objects.filter(match, customer=customer), key=lambda s: s.pk != as_id)
@@ -47,8 +46,8 @@ def daily_page(*, source: Source, page: Page) -> tuple[int, list[DailyAggregate]
 
 def attribution_get(*, source: Source, attribution_id: str) -> Attribution:
     """One of the source's transactions (service ones included); raises DoesNotExist."""
-    if not (attribution_id.isascii() and attribution_id.isdigit()) or len(attribution_id) > 18:
+    if (pk := path_id(attribution_id)) is None:
         raise Attribution.DoesNotExist(attribution_id)
     return Attribution.objects.select_related("ledger_block", "source", "link__rec").get(
-        pk=int(attribution_id), source=source
+        pk=pk, source=source
     )

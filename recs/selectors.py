@@ -1,6 +1,6 @@
 """Reads behind the REC endpoints."""
 
-from cg.paging import Page, newest_first
+from cg.paging import Page, newest_first, path_id
 from energy.models import Attribution, Customer
 from recs.models import Rec
 
@@ -11,9 +11,9 @@ def rec_list(*, customer: Customer, page: Page) -> tuple[int, list[Rec]]:
 
 def rec_get(*, customer: Customer, rec_id: str) -> Rec:
     """Raises Rec.DoesNotExist, for another customer's REC too."""
-    if not (rec_id.isascii() and rec_id.isdigit()) or int(rec_id) >= 2**63:
+    if (pk := path_id(rec_id)) is None:
         raise Rec.DoesNotExist(rec_id)
-    return Rec.objects.get(pk=int(rec_id), customer=customer)
+    return Rec.objects.get(pk=pk, customer=customer)
 
 
 def rec_transactions(*, rec: Rec, page: Page) -> list[Attribution]:

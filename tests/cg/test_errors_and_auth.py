@@ -108,6 +108,12 @@ def test_per_page_1000_is_allowed(api, source):
         "/api/v1/energy/attributions/" + "9" * 30,
         "/api/v1/energy/attributions/%E2%82%AC/daily",
         "/api/v1/energy/attributions/" + "x" * 5000,
+        # Ids past Python's 4,300-digit int() limit, in every path that takes one.
+        "/api/v1/energy/recs/" + "7" * 4301,
+        "/api/v1/energy/recs/" + "9" * 19,
+        "/api/v1/energy/attributions/" + "7" * 4301,
+        "/api/v1/energy/attributions/" + "7" * 4301 + "/daily",
+        "/api/v1/energy/attributions/1/" + "7" * 4301 + "/proof",
         "/api/v1/energy/unknown",
         "/no/such/page",
     ],
