@@ -24,6 +24,9 @@ from cg.sql import insert_rows, update_by_id
 from energy.models import Customer, Reading, Report, Source
 
 MAX_INT64 = 2**63 - 1
+# The last second a datetime can hold (9999-12-31T23:59:59Z); a sample's 5-byte
+# time reaches past it.
+MAX_SAMPLE_SECONDS = 253_402_300_799
 # A sample from the future would block every real one after it.
 MAX_CLOCK_SKEW = dt.timedelta(minutes=10)
 ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
@@ -173,6 +176,8 @@ def decode_sample(item: str) -> Sample:
     seconds, power, energy = int(item[2:12], 16), int(item[12:24], 16), int(item[24:40], 16)
     if energy > MAX_INT64:
         raise fail(INVALID_CONTENT, "cumulative energy out of range")
+    if seconds > MAX_SAMPLE_SECONDS:
+        raise fail(INVALID_CONTENT, "sample time out of range")
     return Sample(dt.datetime.fromtimestamp(seconds, dt.UTC), power, energy)
 
 

@@ -4,6 +4,8 @@ import datetime as dt
 
 import pytest
 from django.test import Client
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from eth_utils import to_checksum_address
 
 from energy.ingestion import pogg_sign
@@ -108,10 +110,11 @@ class TestMinerReports:
             [sample_hex(1_700_000_000, 1, 5), sample_hex(1_700_000_300, 1, 4)],  # decrease
             [sample_hex(int(dt.datetime.now().timestamp()) + 86_400, 1, 5)],  # the future
             ["01" + "0" * 22 + "ff" * 8],  # energy past 2**63
+            ["01" + "ff" * 5 + "00" * 14],  # a time past the year 9999
             [],
         ],
     )
-    def test_malformed_samples_are_12207(self, miner, data_list):
+    def test_malformed_samples_are_12207(self, miner, data_list, caplog):
         params = {
             "version": 1,
             "address": miner.address,
@@ -123,6 +126,24 @@ class TestMinerReports:
 
         assert error_code(answer) == 12207
         assert stored() == []
+        assert not [r for r in caplog.records if r.exc_info]  # no traceback logged
+
+    @settings(
+        max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
+    @given(samples=st.lists(st.binary(min_size=19, max_size=19), min_size=1, max_size=3))
+    def test_any_sample_bytes_get_a_typed_answer_never_an_internal_error(self, miner, samples):
+        data_list = ["01" + raw.hex() for raw in samples]
+        params = {
+            "version": 1,
+            "address": miner.address,
+            "dataList": data_list,
+            "signature": pogg_sign(miner.key, 1, miner.address, data_list),
+        }
+
+        answer = post(Client(), call("tx_reportMinerPoGG", params)).json()
+
+        assert answer.get("result") == "200" or error_code(answer) == 12207
 
     def test_a_report_signed_by_someone_else_is_12201(self, miner):
         params = Miner(seed=99).report([(at(0), 1, 1)])
