@@ -304,22 +304,31 @@ def _lock_sources(pushes: list[Push]) -> None:
                 push.source = source
 
 
+# Sample times per lookup of stored readings: SQLite refuses an expression tree
+# deeper than 1,000 and more than 32,766 parameters, so resending a batch of
+# 100 reports x 12 samples would fail in one statement.
+LOOKUP_CHUNK = 500
+
+
 def _stored_samples(pushes: list[Push]) -> dict[tuple[int, dt.datetime], tuple[int, int]]:
     """The stored readings that samples at or before their source's newest one name."""
-    wanted = [
-        (push.source.pk, sample.time)
-        for push in pushes
-        if push.source is not None and push.source.last_sample_time is not None
-        for sample in push.samples
-        if sample.time <= push.source.last_sample_time
-    ]
-    if not wanted:
-        return {}
-    match = Q()
-    for source_id, when in wanted:
-        match |= Q(source_id=source_id, sample_time=when)
-    rows = Reading.objects.filter(match).values_list("source_id", "sample_time", "power", "energy")
-    return {(sid, when): (power, energy) for sid, when, power, energy in rows}
+    wanted: dict[int, set[dt.datetime]] = {}
+    for push in pushes:
+        source = push.source
+        if source is None or source.last_sample_time is None:
+            continue
+        for sample in push.samples:
+            if sample.time <= source.last_sample_time:
+                wanted.setdefault(source.pk, set()).add(sample.time)
+    found = {}
+    for source_id, times in wanted.items():
+        ordered = sorted(times)
+        for i in range(0, len(ordered), LOOKUP_CHUNK):
+            rows = Reading.objects.filter(
+                source_id=source_id, sample_time__in=ordered[i : i + LOOKUP_CHUNK]
+            ).values_list("sample_time", "power", "energy")
+            found |= {(source_id, when): (power, energy) for when, power, energy in rows}
+    return found
 
 
 def _new_samples(push: Push, stored: dict) -> list[Sample]:

@@ -11,7 +11,7 @@ from eth_utils import to_checksum_address
 from energy.ingestion import pogg_sign
 from energy.models import Reading, Report, Source
 from tests.factories import SourceFactory, token_for
-from tests.pushing import Miner, call, post, sample_hex
+from tests.pushing import Miner, call, hourly_report, post, sample_hex
 
 pytestmark = pytest.mark.django_db
 
@@ -75,6 +75,26 @@ class TestMinerReports:
         assert again["result"] == "200"
         assert stored() == samples
         assert Report.objects.count() == 1
+
+    def test_resending_a_whole_batch_or_a_long_report_is_accepted_and_stored_once(self, miner):
+        # 100 reports x 12 samples, then one report of 1,000 samples: each lookup of
+        # what is stored stays within what SQLite accepts in one statement.
+        start = T - dt.timedelta(hours=200)
+        batch = [
+            call("tx_reportMinerPoGG", miner.report(hourly_report(start + dt.timedelta(hours=h),
+                                                                  3_000_000 * h, 3000)), h)
+            for h in range(100)
+        ]  # fmt: skip
+        long = [(start + dt.timedelta(hours=100, seconds=60 * i), 1, 300_000_000 + i)
+                for i in range(1000)]  # fmt: skip
+        answers = []
+        for payload in (batch, call("tx_reportMinerPoGG", miner.report(long))):
+            for _ in range(2):  # sent, then sent again
+                answer = post(Client(), payload).json()
+                answers += [a.get("result") for a in (answer if payload is batch else [answer])]
+        assert answers == ["200"] * 202
+        assert Reading.objects.count() == 2200
+        assert Report.objects.count() == 101
 
     def test_a_report_overlapping_the_stored_ones_adds_only_the_new_samples(self, miner):
         report(miner, [(at(0), 1, 10), (at(5), 1, 20)])
