@@ -56,7 +56,8 @@ class CustomerAdmin(admin.ModelAdmin):
     @admin.action(description="Create an API token (shown once)")
     def create_token(self, request, queryset: QuerySet[Customer]) -> None:
         for customer in queryset:
-            _, plain = token_create(customer=customer, label=f"admin: {request.user}")
+            token, plain = token_create(customer=customer, label=f"admin: {request.user}")
+            self.log_change(request, customer, f"Created API token {token.prefix}…")
             self.message_user(
                 request,
                 f"New token for {customer.name}, shown only now: {plain}",
@@ -79,6 +80,7 @@ class ApiTokenAdmin(ReadOnlyAdmin):
     def revoke(self, request, queryset: QuerySet[ApiToken]) -> None:
         for token in queryset:
             token_revoke(token=token)
+            self.log_change(request, token, f"Revoked API token {token.prefix}…")
         self.message_user(request, f"Revoked {queryset.count()} token(s).")
 
 
@@ -164,7 +166,8 @@ class SourceAdmin(admin.ModelAdmin):
         # What the ledger already refers to stays put once the source exists.
         if obj is None:
             return self.counter_fields
-        return [*self.counter_fields, "customer", "external_id", "miner_address"]
+        fixed = [*self.counter_fields, "customer", "external_id", "miner_address"]
+        return [*fixed, "type"] if obj.has_history() else fixed
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # set it inactive instead: the ledger refers to it
@@ -188,7 +191,11 @@ class SourceAdmin(admin.ModelAdmin):
 
     @admin.action(description="Issue RECs now")
     def issue_recs_now(self, request, queryset: QuerySet[Source]) -> None:
-        issued = sum(rec_issue(source_id=source.pk) for source in queryset.order_by("pk"))
+        issued = 0
+        for source in queryset.order_by("pk"):
+            count = rec_issue(source_id=source.pk)
+            self.log_change(request, source, f"Issue RECs now: {count} REC(s) issued")
+            issued += count
         self.message_user(request, f"Issued {issued} REC(s) for {queryset.count()} source(s).")
 
     @admin.display(description="REC MWh")

@@ -8,7 +8,7 @@ delete them or to rewrite what they assert (see migration 0002).
 
 import datetime as dt
 
-from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Trunc
@@ -236,6 +236,43 @@ class Source(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.external_id})"
+
+    # Deeper than any real hierarchy (site > gateway > inverter > meter); a walk up
+    # that goes on longer has met a cycle the database let through (SQLite).
+    MAX_DEPTH = 64
+
+    def has_history(self) -> bool:
+        """Whether readings or attributions were recorded for it: its type is then fixed,
+        since the hourly step reads it for the sign of the energy."""
+        if self.pk is None:
+            return False
+        return self.readings.exists() or self.attributions.exists()
+
+    def clean(self) -> None:
+        """What every save path checks (the admin's forms call it; on PostgreSQL the
+        trigger of migration 0013 refuses the same); raises ValidationError."""
+        super().clean()
+        if self.parent_id is not None:
+            self._clean_parent()
+        if self.pk is not None:
+            stored = Source.objects.filter(pk=self.pk).values_list("type", flat=True).first()
+            if stored is not None and stored != self.type and self.has_history():
+                raise ValidationError(
+                    {"type": f"the type is {stored} for good: the source has readings"}
+                )
+
+    def _clean_parent(self) -> None:
+        parent = Source.objects.filter(pk=self.parent_id).first()
+        if parent is None:
+            return  # the form's own field check names it
+        if parent.customer_id != self.customer_id:
+            raise ValidationError({"parent": "the parent must belong to the same customer"})
+        node, steps = parent, 0
+        while node is not None:
+            if node.pk == self.pk or steps > self.MAX_DEPTH:
+                raise ValidationError({"parent": "a source cannot be its own ancestor"})
+            node = Source.objects.filter(pk=node.parent_id).first() if node.parent_id else None
+            steps += 1
 
 
 class Attribution(models.Model):

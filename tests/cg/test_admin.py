@@ -3,10 +3,13 @@
 import re
 
 import pytest
+from django.contrib.admin.models import LogEntry
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 
 from energy.models import ApiToken, Attribution, Customer, Source
-from tests.factories import append, issue_rec, mark_processed
+from tests.factories import SourceFactory, append, issue_rec, mark_processed
 
 pytestmark = pytest.mark.django_db
 
@@ -120,3 +123,94 @@ def test_adding_a_source_issues_a_client_id_and_checks_the_rules(admin_client, c
     assert re.fullmatch(r"0x[0-9a-f]{64}", created.client_id)
     assert created.miner_address == "0x1134e1feca30fe9eaf77222b30c6cc571b33cd52"
     assert Customer.objects.count() == 1
+
+
+def _edit(admin_client, source: Source, **changes):
+    """POST the source's change form with ``changes`` over its current values."""
+    form = {
+        "name": source.name,
+        "node_type": source.node_type,
+        "type": source.type,
+        "state": source.state,
+        "parent": source.parent_id or "",
+        "owner_address": source.owner_address or "",
+        "capacity_wh": source.capacity_wh or "",
+        "location": source.location,
+        "emission_factor": source.emission_factor or "",
+        "children-TOTAL_FORMS": "0",
+        "children-INITIAL_FORMS": "0",
+    }
+    return admin_client.post(
+        reverse("admin:energy_source_change", args=[source.pk]), form | changes
+    )
+
+
+def test_a_parent_of_another_customer_or_a_cycle_is_refused(admin_client, customer):
+    site = SourceFactory(customer=customer)
+    meter = SourceFactory(customer=customer, parent=site)
+    foreign = SourceFactory()  # another customer's
+
+    elsewhere = _edit(admin_client, meter, parent=foreign.pk)
+    cycle = _edit(admin_client, site, parent=meter.pk)
+    fine = _edit(admin_client, meter, name="Meter, renamed")
+
+    assert "the parent must belong to the same customer" in elsewhere.content.decode()
+    assert "cannot be its own ancestor" in cycle.content.decode()
+    assert fine.status_code == 302
+    assert Source.objects.get(pk=meter.pk).parent_id == site.pk
+    assert Source.objects.get(pk=site.pk).parent_id is None
+
+
+def test_a_sources_type_is_fixed_once_it_has_readings(admin_client, source):
+    _edit(admin_client, source, type="wind")
+    assert Source.objects.get(pk=source.pk).type == "wind"  # no readings yet: a correction
+    append(source, [5])
+
+    page = admin_client.get(reverse("admin:energy_source_change", args=[source.pk]))
+    _edit(admin_client, source, type="consumer")
+
+    assert 'name="type"' not in page.content.decode()
+    assert Source.objects.get(pk=source.pk).type == "wind"
+    source.type = "consumer"
+    with pytest.raises(ValidationError, match="for good"):
+        source.full_clean()
+
+
+@pytest.mark.postgres
+def test_the_database_refuses_a_foreign_parent_a_cycle_and_a_type_change(customer):
+    site = SourceFactory(customer=customer)
+    meter = SourceFactory(customer=customer, parent=site)
+    foreign = SourceFactory()
+    append(meter, [5])
+
+    for change in (
+        lambda: Source.objects.filter(pk=meter.pk).update(parent=foreign),
+        lambda: Source.objects.filter(pk=site.pk).update(parent=meter),
+        lambda: Source.objects.filter(pk=site.pk).update(parent=site),
+        lambda: Source.objects.filter(pk=meter.pk).update(type="consumer"),
+        lambda: Source.objects.filter(pk=site.pk).update(customer=foreign.customer),
+    ):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            change()
+    assert Source.objects.get(pk=meter.pk).parent_id == site.pk
+
+
+def test_operator_actions_are_in_the_admin_log(admin_client, customer, source):
+    changelist = reverse("admin:energy_customer_changelist")
+    admin_client.post(changelist, {"action": "create_token", "_selected_action": [customer.pk]})
+    token = ApiToken.objects.filter(customer=customer).order_by("-pk").first()
+    admin_client.post(
+        reverse("admin:energy_apitoken_changelist"),
+        {"action": "revoke", "_selected_action": [token.pk]},
+    )
+    admin_client.post(
+        reverse("admin:energy_source_changelist"),
+        {"action": "issue_recs_now", "_selected_action": [source.pk]},
+    )
+
+    logged = [(e.object_repr, e.get_change_message()) for e in LogEntry.objects.order_by("pk")]
+    assert logged == [
+        (str(customer), f"Created API token {token.prefix}…"),
+        (str(token), f"Revoked API token {token.prefix}…"),
+        (str(source), "Issue RECs now: 0 REC(s) issued"),
+    ]

@@ -4,9 +4,9 @@ import datetime as dt
 
 import pytest
 from django.test import Client
+from eth_utils import to_checksum_address
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from eth_utils import to_checksum_address
 
 from energy.ingestion import pogg_sign
 from energy.models import Reading, Report, Source
