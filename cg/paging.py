@@ -8,6 +8,8 @@ from django.conf import settings
 from cg.errors import InvalidParameter
 
 DEFAULT_PER_PAGE = 25
+# Bounded so page x per_page stays far inside a 64-bit integer.
+MAX_PAGE = 10**12
 _DIGITS = re.compile(r"-?[0-9]+")
 
 
@@ -61,8 +63,7 @@ def path_id(text: str) -> int | None:
 def page_from(request) -> Page:
     params = request.query_params
     size = _integer(params, "per_page", DEFAULT_PER_PAGE, 1, settings.API_MAX_PER_PAGE)
-    # Bounded so page x per_page stays far inside a 64-bit integer.
-    number = _integer(params, "page", 0, 0, 10**12)
+    number = _integer(params, "page", 0, 0, MAX_PAGE)
     return Page(number=number, size=size)
 
 

@@ -6,7 +6,7 @@ from rest_framework.views import APIView
 from cg.errors import NotAnchored
 from cg.paging import page_from
 from cg.serializers import with_total
-from cg.views import PAGE_PARAMETERS
+from cg.views import PAGE_PARAMETERS, errors
 from chain.selectors import attribution_proof
 from energy import selectors
 from energy.models import Attribution, Source
@@ -21,7 +21,7 @@ from energy.serializers import (
 )
 
 DEVICE_ID = OpenApiParameter(
-    "deviceId",
+    "device_id",
     str,
     OpenApiParameter.PATH,
     description="the source's internal id or its external_id",
@@ -39,7 +39,7 @@ class SourceListView(APIView):
     @extend_schema(
         operation_id="sources_list",
         parameters=PAGE_PARAMETERS,
-        responses=SourceListItemSerializer(many=True),
+        responses={200: SourceListItemSerializer(many=True), **errors(400)},
     )
     def get(self, request):
         page = page_from(request)
@@ -51,7 +51,7 @@ class AttributionListView(APIView):
     @extend_schema(
         operation_id="attributions_list",
         parameters=[DEVICE_ID, *PAGE_PARAMETERS],
-        responses=AttributionListItemSerializer(many=True),
+        responses={200: AttributionListItemSerializer(many=True), **errors(400, 404)},
     )
     def get(self, request, device_id: str):
         page = page_from(request)
@@ -67,7 +67,7 @@ class ProofView(APIView):
             DEVICE_ID,
             OpenApiParameter("attribution_id", int, OpenApiParameter.PATH),
         ],
-        responses=ProofSerializer,
+        responses={200: ProofSerializer, **errors(404, 409)},
     )
     def get(self, request, device_id: str, attribution_id: str):
         source = _source(request, device_id)
@@ -85,7 +85,7 @@ class DailyListView(APIView):
     @extend_schema(
         operation_id="attributions_daily",
         parameters=[DEVICE_ID, *PAGE_PARAMETERS],
-        responses=DailyListItemSerializer(many=True),
+        responses={200: DailyListItemSerializer(many=True), **errors(400, 404)},
     )
     def get(self, request, device_id: str):
         page = page_from(request)

@@ -5,7 +5,7 @@ from rest_framework.views import APIView
 
 from cg.paging import page_from
 from cg.serializers import with_total
-from cg.views import PAGE_PARAMETERS
+from cg.views import PAGE_PARAMETERS, errors
 from energy.serializers import RecTransactionSerializer
 from recs import selectors
 from recs.models import Rec
@@ -16,7 +16,7 @@ class RecListView(APIView):
     @extend_schema(
         operation_id="recs_list",
         parameters=PAGE_PARAMETERS,
-        responses=RecListItemSerializer(many=True),
+        responses={200: RecListItemSerializer(many=True), **errors(400)},
     )
     def get(self, request):
         page = page_from(request)
@@ -28,10 +28,10 @@ class RecDetailView(APIView):
     @extend_schema(
         operation_id="recs_detail",
         parameters=[
-            OpenApiParameter("id", str, OpenApiParameter.PATH, description="the REC's id"),
+            OpenApiParameter("rec_id", int, OpenApiParameter.PATH, description="the REC's id"),
             *PAGE_PARAMETERS,
         ],
-        responses=RecDetailSerializer,
+        responses={200: RecDetailSerializer, **errors(400, 404)},
     )
     def get(self, request, rec_id: str):
         page = page_from(request)

@@ -1,4 +1,5 @@
 import pytest
+from openapi_spec_validator import validate
 from rest_framework.test import APIClient
 
 pytestmark = pytest.mark.django_db
@@ -30,3 +31,24 @@ def test_the_interactive_docs_load_their_assets_locally():
     assert "cdn.jsdelivr.net" not in page and "unpkg.com" not in page
     asset = APIClient().get("/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js")
     assert asset.status_code == 200
+
+
+def test_the_schema_is_valid_openapi_and_documents_every_error():
+    schema = APIClient().get("/api/schema/", HTTP_ACCEPT="application/json").json()
+
+    validate(schema)  # raises on any departure from the OpenAPI 3 specification
+
+    for path, item in schema["paths"].items():
+        responses = item["get"]["responses"]
+        assert {"200", "401", "405"} <= set(responses), path
+        if "{" in path:
+            assert "404" in responses, path
+        for status, response in responses.items():
+            if status != "200":
+                content = response["content"]["application/json"]["schema"]
+                assert content == {"$ref": "#/components/schemas/Error"}, (path, status)
+    parameters = {p["name"]: p for p in schema["paths"]["/api/v1/energy/recs"]["get"]["parameters"]}
+    assert parameters["per_page"]["schema"] | {"default": 25} == {
+        "type": "integer", "minimum": 1, "maximum": 1000, "default": 25
+    }  # fmt: skip
+    assert parameters["page"]["schema"]["minimum"] == 0
