@@ -2,6 +2,8 @@
 
 from collections.abc import Iterator
 
+from web3.exceptions import TransactionNotFound
+
 from chain import client
 from chain.hashing import GENESIS, attribution_leaf, block_hash, merkle_root, rec_leaf
 from chain.models import LedgerBlock
@@ -20,7 +22,7 @@ def _anchored_events() -> dict[int, dict] | None:
         return None
     head = w3.eth.block_number
     events: dict[int, dict] = {}
-    for start in range(0, head + 1, EVENT_CHUNK):
+    for start in range(_scan_start(w3), head + 1, EVENT_CHUNK):
         logs = contract.events.Anchored().get_logs(
             from_block=start, to_block=min(start + EVENT_CHUNK - 1, head)
         )
@@ -33,6 +35,29 @@ def _anchored_events() -> dict[int, dict] | None:
                 "chain_block_hash": bytes(log["blockHash"]).hex(),
             }
     return events
+
+
+def _scan_start(w3) -> int:
+    """The chain block of the lowest ledger height that was sent, or 0.
+
+    Heights are anchored in order from 1, so no event of the contract lies before
+    that block; scanning from genesis would cost one call per EVENT_CHUNK blocks
+    of the whole chain.
+    """
+    first = (
+        LedgerBlock.objects.exclude(status=LedgerBlock.Status.SEALED)
+        .filter(height=1)
+        .only("status", "tx_hash", "chain_block_number")
+        .first()
+    )
+    if first is None:
+        return 0
+    if first.status == LedgerBlock.Status.CONFIRMED:
+        return first.chain_block_number
+    try:
+        return w3.eth.get_transaction_receipt(first.tx_hash)["blockNumber"]
+    except TransactionNotFound:
+        return 0
 
 
 def ledger_problems() -> Iterator[str]:

@@ -67,12 +67,17 @@ def _unsealed():
 
 def _unsealed_rows(limit: int) -> list[tuple]:
     """(id, source id, external id, epoch seconds, value) of the next rows to seal."""
+    return leaf_rows(_unsealed()[:limit])
+
+
+def leaf_rows(query) -> list[tuple]:
+    """(id, source id, external id, epoch seconds, value) of the attributions of ``query``."""
     fields = ("id", "source_id", "external_id", "epoch", "value")
     if connection.vendor != "postgresql":
-        rows = _unsealed().values_list(*fields[:3], "effective_time", "value")[:limit]
+        rows = query.values_list(*fields[:3], "effective_time", "value")
         return [(i, s, e, int(t.timestamp()), v) for i, s, e, t, v in rows]
     epoch = Cast(Extract("effective_time", "epoch"), BigIntegerField())
-    query = _unsealed().annotate(epoch=epoch).values_list(*fields)[:limit]
+    query = query.annotate(epoch=epoch).values_list(*fields)
     # Plain tuples straight from the driver: Django's per-row converters cost
     # more than hashing the rows.
     sql, params = query.query.sql_with_params()
@@ -92,8 +97,13 @@ def blocks_seal(*, limit: int | None = None) -> int:
 
 def _seal_attributions(limit: int) -> int:
     rows = _unsealed_rows(limit)
-    if not rows:
-        return 0
+    if rows:
+        seal_rows(rows)
+    return len(rows)
+
+
+def seal_rows(rows: list[tuple]) -> LedgerBlock:
+    """A new ledger block of these ``leaf_rows``, in their order."""
     clients = {
         pk: bytes.fromhex(client_id[2:])
         for pk, client_id in Source.objects.filter(pk__in={row[1] for row in rows}).values_list(
@@ -101,13 +111,12 @@ def _seal_attributions(limit: int) -> int:
         )
     }
     leaves = [attribution_leaf(clients[s], e, t, v) for _, s, e, t, v in rows]
-    _new_block(
+    return _new_block(
         Kind.ATTRIBUTIONS,
         [row[0] for row in rows],
         leaves,
         last_effective_time=dt.datetime.fromtimestamp(rows[-1][3], dt.UTC),
     )
-    return len(rows)
 
 
 def rec_members(rec_ids: list[int]) -> dict[int, list[tuple[bytes, int]]]:
@@ -319,43 +328,51 @@ def _in_node(block: LedgerBlock) -> bool:
 def blocks_confirm() -> int:
     """Confirm the sent blocks whose transaction has enough confirmations; how many."""
     confirmed = 0
-    w3 = client.web3()
     sent = LedgerBlock.objects.filter(status=Status.SENT).defer("leaves", "leaf_ids")
     for block in sent.order_by("height"):
         try:
-            receipt = _mined(block)
-            if receipt is None:
-                if not _in_node(block):
-                    # Dropped, or taken out by a reorg: send the same transaction again.
-                    LedgerBlock.objects.filter(pk=block.pk, status=Status.SENT).update(
-                        status=Status.SIGNED, last_error="transaction left the chain; resending"
-                    )
-                    log.warning("block %s: transaction %s gone", block.height, block.tx_hash)
-                continue
-            if receipt["status"] != 1:
-                _backoff(block, f"transaction {block.tx_hash} reverted", status=Status.SEALED)
-                continue
-            depth = w3.eth.block_number - receipt["blockNumber"] + 1
-            if depth < settings.CHAIN_CONFIRMATIONS:
-                continue
-            canonical = w3.eth.get_block(receipt["blockNumber"])["hash"]
-            if canonical != receipt["blockHash"]:
-                continue  # a reorg under way: the receipt will follow the new chain
+            confirmed += block_confirm(block)
         except NODE_DOWN as error:
             log.warning("confirming: node unreachable: %s", error)
-            return confirmed
-        chain_hash = bytes(receipt["blockHash"]).hex()
-        with transaction.atomic():
-            updated = LedgerBlock.objects.filter(pk=block.pk, status=Status.SENT).update(
-                status=Status.CONFIRMED,
-                chain_block_number=receipt["blockNumber"],
-                chain_block_hash=chain_hash,
-                confirmed_at=timezone.now(),
-            )
-            if updated:
-                _mark_confirmed(block, receipt["blockNumber"], chain_hash)
-                confirmed += 1
+            break
     return confirmed
+
+
+def block_confirm(block: LedgerBlock) -> bool:
+    """Confirm one sent block if its transaction is deep enough; whether it was.
+
+    A transaction gone from the node (dropped, or taken out by a reorg) is sent
+    again as it is; a reverted one is signed again with a fresh nonce.
+    """
+    w3 = client.web3()
+    receipt = _mined(block)
+    if receipt is None:
+        if not _in_node(block):
+            LedgerBlock.objects.filter(pk=block.pk, status=Status.SENT).update(
+                status=Status.SIGNED, last_error="transaction left the chain; resending"
+            )
+            log.warning("block %s: transaction %s gone", block.height, block.tx_hash)
+        return False
+    if receipt["status"] != 1:
+        _backoff(block, f"transaction {block.tx_hash} reverted", status=Status.SEALED)
+        return False
+    depth = w3.eth.block_number - receipt["blockNumber"] + 1
+    if depth < settings.CHAIN_CONFIRMATIONS:
+        return False
+    canonical = w3.eth.get_block(receipt["blockNumber"])["hash"]
+    if canonical != receipt["blockHash"]:
+        return False  # a reorg under way: the receipt will follow the new chain
+    chain_hash = bytes(receipt["blockHash"]).hex()
+    with transaction.atomic():
+        updated = LedgerBlock.objects.filter(pk=block.pk, status=Status.SENT).update(
+            status=Status.CONFIRMED,
+            chain_block_number=receipt["blockNumber"],
+            chain_block_hash=chain_hash,
+            confirmed_at=timezone.now(),
+        )
+        if updated:
+            _mark_confirmed(block, receipt["blockNumber"], chain_hash)
+    return bool(updated)
 
 
 def _mark_confirmed(block: LedgerBlock, number: int, chain_hash: str) -> None:

@@ -1,7 +1,7 @@
 import pytest
 from rest_framework.test import APIClient
 
-from chain import client
+from chain import anvil, client
 from tests.factories import CustomerFactory, SourceFactory, token_for
 
 
@@ -44,3 +44,29 @@ def chain(settings):
     client.use_web3(w3)
     yield w3
     client.use_web3(None)
+
+
+@pytest.fixture(autouse=True)
+def _anchor_contract_per_test(settings):
+    """Each test's database starts empty, so each test looks up (or deploys) its Anchor;
+    the test chain is one confirmation deep, as embedded mode's."""
+    settings.CHAIN_CONFIRMATIONS = 1
+    client.anchor_contract.cache_clear()
+    yield
+    client.anchor_contract.cache_clear()
+
+
+@pytest.fixture
+def anvil_node(settings):
+    """A fresh anvil, mining each transaction as it comes, with the Anchor deployed and
+    configured as in production; yields (web3, its URL). Other processes reach it too."""
+    assert anvil.available(), "anvil is missing: run `make test`, which installs it with npm"
+    process, url = anvil.start(anvil.free_port())
+    settings.WEB3_PROVIDER_URI = url
+    settings.CHAIN_CONFIRMATIONS = 1
+    client.use_web3(None)
+    w3 = client.web3()
+    settings.ANCHOR_CONTRACT_ADDRESS = client.deploy_anchor(w3)
+    yield w3, url
+    client.use_web3(None)
+    anvil.stop(process)

@@ -1,23 +1,28 @@
 """Factories and ledger helpers for tests.
 
-The helpers that move attributions forward stand in for the anchoring and
-issuance steps of later issues: they make the same row changes those steps
-make and then call ``daily_refresh`` as those steps must.
+The ledger helpers reach only states the pipeline reaches: rows are sealed into
+real ledger blocks (real leaves, roots and block hashes), anchored on the test
+chain, and confirmed by the confirming step itself; RECs are cut by issuance.
+So ``verify_ledger`` passes on whatever they build (``assert_ledger_verified``).
 """
 
 import datetime as dt
 import hashlib
 import itertools
+from contextlib import contextmanager
 
 import factory
+from django.conf import settings
 from django.db import transaction
-from django.db.models import F
-from django.utils import timezone
 
-from energy.daily import daily_refresh
-from energy.models import Attribution, Customer, Source, State
+from chain import client
+from chain.audit import ledger_problems
+from chain.models import LedgerBlock
+from chain.services import _seal_recs, block_confirm, blocks_send, leaf_rows, seal_rows
+from energy.models import Attribution, Customer, Source
 from energy.services import NewAttribution, attributions_append, token_create
-from recs.models import Link, Rec
+from recs.models import Rec
+from recs.services import rec_issue
 
 T0 = dt.datetime(2019, 3, 15, 0, tzinfo=dt.UTC)
 _counter = itertools.count(1)
@@ -57,79 +62,83 @@ def append(source: Source, values: list[int], start: dt.datetime = T0) -> list[A
     return attributions_append(source=source, rows=rows)
 
 
-def _digest(*parts) -> str:
-    return hashlib.sha256(repr(parts).encode()).hexdigest()
+@contextmanager
+def node_calls_in_the_test_transaction():
+    """Let the engine call the test chain inside the test's transaction.
+
+    pytest-django runs a test in a transaction, where the engine refuses node
+    calls (in production they would hold row locks while a node answers); the
+    in-process test chain answers at once.
+    """
+    w3 = client.web3()
+    guard = "no_rpc_inside_transaction"
+    w3.middleware_onion.remove(guard)
+    try:
+        yield w3
+    finally:
+        w3.middleware_onion.add(client.NoRpcInsideTransaction, guard)
 
 
-def _refresh(attributions: list[Attribution]) -> None:
-    days: dict[int, set] = {}
-    for a in attributions:
-        days.setdefault(a.source_id, set()).add(a.effective_time.date())
-    daily_refresh(days)
+def _send_and_confirm(blocks: list[LedgerBlock], confirm: bool) -> None:
+    with node_calls_in_the_test_transaction() as w3:
+        blocks_send()
+        if not confirm:
+            return
+        if settings.CHAIN_CONFIRMATIONS > 1:  # bury them as deep as the engine waits for
+            w3.provider.ethereum_tester.mine_blocks(settings.CHAIN_CONFIRMATIONS - 1)
+        for block in blocks:
+            block = LedgerBlock.objects.get(pk=block.pk)
+            if block.status != LedgerBlock.Status.CONFIRMED:
+                assert block_confirm(block), f"block {block.height} did not confirm"
+
+
+def _seal_and_anchor(attributions: list[Attribution], confirm: bool) -> None:
+    """Seal the rows not in a block yet into one new block, send it, and confirm it and
+    the blocks the other rows are in (when ``confirm``)."""
+    ids = [a.pk for a in attributions]
+    if not ids:
+        return
+    rows = Attribution.objects.filter(pk__in=ids)
+    assert not rows.filter(value__lt=0).exists(), "consumption is never sealed: it stays New"
+    blocks = list(LedgerBlock.objects.filter(attributions__in=rows).distinct())
+    fresh = rows.filter(ledger_block__isnull=True).order_by("effective_time", "id")
+    with transaction.atomic():
+        if to_seal := leaf_rows(fresh):
+            blocks.append(seal_rows(to_seal))
+    _send_and_confirm(blocks, confirm)
 
 
 def mark_pending(attributions: list[Attribution]) -> None:
+    """Seal these generation rows into a ledger block and send it: they are Pending."""
+    _seal_and_anchor(attributions, confirm=False)
+
+
+def mark_processed(attributions: list[Attribution]) -> None:
+    """Seal, send and confirm: these rows (and the rest of their blocks) are Processed."""
+    _seal_and_anchor(attributions, confirm=True)
+
+
+def issue(source: Source, *, anchor: bool = True) -> list[Rec]:
+    """Issue the source's RECs as the pipeline does; seal and anchor them (``anchor``)."""
+    before = set(Rec.objects.filter(source=source).values_list("pk", flat=True))
+    rec_issue(source_id=source.pk)
+    recs = Rec.objects.filter(source=source).exclude(pk__in=before).order_by("seq")
+    if anchor:
+        anchor_recs()
+    return list(recs)
+
+
+def anchor_recs() -> None:
+    """Seal every REC not in a block yet, anchor and confirm it, as the pipeline does."""
+    blocks = []
     with transaction.atomic():
-        for a in attributions:
-            Attribution.objects.filter(pk=a.pk).update(
-                state=State.PENDING, hash=_digest("tx", a.pk), state_changed=timezone.now()
-            )
-        _refresh(attributions)
+        while _seal_recs(settings.BLOCK_MAX_TXS):
+            blocks.append(LedgerBlock.objects.order_by("-height").first())
+    if blocks:
+        _send_and_confirm(blocks, True)
 
 
-def mark_processed(attributions: list[Attribution], height: int = 2049470) -> None:
-    with transaction.atomic():
-        for a in attributions:
-            Attribution.objects.filter(pk=a.pk).update(
-                state=State.PROCESSED,
-                hash=_digest("tx", a.pk),
-                height=height,
-                block_id=_digest("block", height),
-                state_changed=timezone.now(),
-            )
-        _refresh(attributions)
-
-
-def issue_rec(
-    source: Source,
-    members: list[Attribution],
-    remainder: int = 0,
-    incoming: tuple[Attribution, int] | None = None,
-) -> Rec:
-    """A REC over processed ``members``; the last one carries ``remainder`` forward.
-
-    ``incoming`` = (the split transaction, amount) adds the remainder transaction
-    that opens this REC, as the spec's section 5 shows.
-    """
-    with transaction.atomic():
-        Customer.objects.filter(pk=source.customer_id).update(rec_count=F("rec_count") + 1)
-        seq = Customer.objects.get(pk=source.customer_id).rec_count
-        rec = Rec.objects.create(customer_id=source.customer_id, source=source, seq=seq)
-        if incoming is not None:
-            split, amount = incoming
-            opener = Attribution.objects.create(
-                source=source,
-                kind=Attribution.Kind.REMAINDER,
-                external_id=f"rem-{next(_counter)}",
-                effective_time=split.effective_time,
-                value=amount,
-                state=State.PROCESSED,
-                block_id=Attribution.REMAINDER_BLOCK_ID,
-                split_from=split,
-            )
-            Link.objects.create(attribution=opener, rec=rec)
-        Link.objects.bulk_create(
-            Link(attribution=member, rec=rec, remainder=remainder if i == len(members) - 1 else 0)
-            for i, member in enumerate(members)
-        )
-        _refresh(members)
-    return rec
-
-
-def process_rec(rec: Rec, height: int = 2143817) -> None:
-    Rec.objects.filter(pk=rec.pk).update(
-        state=State.PROCESSED,
-        hash=_digest("rec", rec.pk),
-        height=height,
-        state_changed=timezone.now(),
-    )
+def assert_ledger_verified() -> None:
+    """What verify_ledger checks holds for everything the test built."""
+    with node_calls_in_the_test_transaction():
+        assert list(ledger_problems()) == []

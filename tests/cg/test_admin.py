@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 
 from energy.models import ApiToken, Attribution, Customer, Source
-from tests.factories import SourceFactory, append, issue_rec, mark_processed
+from tests.factories import SourceFactory, append, issue, mark_processed
 
 pytestmark = pytest.mark.django_db
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 def ledger(source):
     attrs = append(source, [600_000_000, 500_000_000])
     mark_processed(attrs)
-    rec = issue_rec(source, attrs, remainder=100_000_000)
+    [rec] = issue(source)  # 0.1 MWh of the second carried forward
     return source, attrs, rec
 
 

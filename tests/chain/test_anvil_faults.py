@@ -13,23 +13,14 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def node(settings):
-    """A fresh anvil, mining each transaction as it comes; yields (web3, raw RPC)."""
-    assert anvil.available(), "anvil is missing: run `make test`, which installs it with npm"
-    process, url = anvil.start(anvil.free_port())
-    settings.WEB3_PROVIDER_URI = url
-    settings.CHAIN_CONFIRMATIONS = 1
-    client.use_web3(None)
-    w3 = client.web3()
-    # As in production: deployed once (manage.py chain_deploy), then configured.
-    settings.ANCHOR_CONTRACT_ADDRESS = client.deploy_anchor(w3)
+def node(anvil_node):
+    """The test's anvil; yields (web3, raw RPC)."""
+    w3, _ = anvil_node
 
     def rpc(method, *params):
         return w3.provider.make_request(method, list(params))["result"]
 
-    yield w3, rpc
-    client.use_web3(None)
-    anvil.stop(process)
+    return w3, rpc
 
 
 def events() -> list:

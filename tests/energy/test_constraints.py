@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from energy.models import Attribution, Source
 from energy.units import MWH
 from recs.models import Link, Rec
-from tests.factories import T0, SourceFactory, append, issue_rec, mark_processed
+from tests.factories import T0, SourceFactory, append, issue, mark_processed
 
 pytestmark = pytest.mark.django_db
 
@@ -86,19 +86,35 @@ def test_a_remainder_transaction_must_be_processed_positive_and_split_off(source
     attribution(**good).save()
 
 
+def bare_rec(source) -> Rec:
+    """A REC row with no transactions: only to show what the database refuses."""
+    customer = source.customer
+    customer.rec_count += 1
+    customer.save(update_fields=["rec_count"])
+    return Rec.objects.create(customer=customer, source=source, seq=customer.rec_count)
+
+
+def forge_processed(row: Attribution) -> None:
+    """Move a row the pipeline never seals (consumption) to Processed by hand."""
+    Attribution.objects.filter(pk=row.pk).update(
+        state="Processed", hash="ab" * 32, height=1, block_id="cd" * 32
+    )
+
+
 @pytest.mark.postgres
 def test_only_processed_generation_of_the_recs_source_enters_a_rec(source):
     [new] = append(source, [5])
     [negative, good] = append(source, [-5, 7], start=T0 + dt.timedelta(hours=1))
-    mark_processed([negative, good])
+    mark_processed([good])
+    forge_processed(negative)
     [elsewhere] = append(other := SourceFactory(customer=source.customer), [9])
     mark_processed([elsewhere])
-    rec = issue_rec(source, [])
+    rec = bare_rec(source)
 
     refused(lambda: Link.objects.create(attribution=new, rec=rec))
     refused(lambda: Link.objects.create(attribution=negative, rec=rec))
     refused(lambda: Link.objects.create(attribution=elsewhere, rec=rec))
-    refused(lambda: Link.objects.create(attribution=good, rec=issue_rec(other, [])))
+    refused(lambda: Link.objects.create(attribution=good, rec=bare_rec(other)))
     refused(lambda: Link.objects.create(attribution=good, rec_id=rec.pk + 1000))
     refused(lambda: Link.objects.create(attribution_id=good.pk + 1000, rec=rec))
     refused(lambda: Link.objects.create(attribution=good, rec=rec, remainder=7))
@@ -191,18 +207,19 @@ class TestAppendOnly:
 
     def test_a_transactions_rec_and_remainder_are_final_once_set(self, source):
         rows = append(source, [MWH + 5, 7])
-        mark_processed(rows)
-        rec = issue_rec(source, rows[:1], remainder=5)
+        mark_processed(rows[:1])
+        [rec] = issue(source)  # the first transaction keeps 5 mWh for the next REC
+        mark_processed(rows[1:])
         link = Link.objects.filter(attribution=rows[0])
 
         refused(lambda: link.update(remainder=4))
-        refused(lambda: link.update(rec=issue_rec(source, [])))
+        refused(lambda: link.update(rec=bare_rec(source)))
         refused(lambda: link.delete())
         refused(lambda: Link.objects.create(attribution=rows[0], rec=rec))  # in one REC only
         Link.objects.create(attribution=rows[1], rec=rec)  # joining a REC is allowed
 
     def test_deleting_or_rewriting_a_rec_is_refused(self, source):
-        rec = issue_rec(source, [])
+        rec = bare_rec(source)
 
         refused(lambda: Rec.objects.filter(pk=rec.pk).delete())
         refused(lambda: Rec.objects.filter(pk=rec.pk).update(source=SourceFactory()))

@@ -6,7 +6,7 @@ import pytest
 
 from energy.models import DailyAggregate
 from energy.units import MWH
-from tests.factories import T0, append, issue_rec, mark_processed, process_rec
+from tests.factories import T0, append, issue, mark_processed
 
 pytestmark = pytest.mark.django_db
 
@@ -18,9 +18,9 @@ def url(source) -> str:
 def test_one_row_per_day_state_and_rec_newest_day_first(api, source):
     day1 = append(source, [MWH // 4] * 4)  # 2019-03-15 00:00..03:00
     day2 = append(source, [MWH // 4] * 3 + [-42], start=T0 + dt.timedelta(days=1))
-    mark_processed(day1 + day2[:2])
-    rec = issue_rec(source, day1)
-    process_rec(rec)
+    mark_processed(day1)
+    [rec] = issue(source)  # issued and anchored
+    mark_processed(day2[:2])
 
     body = api.get(url(source)).json()
 
@@ -61,7 +61,7 @@ def test_rows_follow_the_transactions_as_they_move(api, source):
         ("Processed", 2),
     ]
 
-    rec = issue_rec(source, attrs[:2])
+    [rec] = issue(source, anchor=False)
     rows = api.get(url(source)).json()
     assert [(r["state"], r["number"], r.get("rec", {}).get("id")) for r in rows] == [
         ("New", 1, None),
@@ -70,10 +70,8 @@ def test_rows_follow_the_transactions_as_they_move(api, source):
 
 
 def test_a_day_split_across_two_recs_has_a_row_for_each(api, source):
-    attrs = append(source, [MWH // 2] * 4)
-    mark_processed(attrs)
-    first = issue_rec(source, attrs[:2])
-    second = issue_rec(source, attrs[2:])
+    mark_processed(append(source, [MWH // 2] * 4))
+    first, second = issue(source)
 
     rows = api.get(url(source)).json()
 

@@ -3,7 +3,7 @@
 import pytest
 
 from energy.units import MWH
-from tests.factories import SourceFactory, append, issue_rec, mark_pending, mark_processed
+from tests.factories import SourceFactory, append, issue, mark_pending, mark_processed
 
 pytestmark = pytest.mark.django_db
 
@@ -55,7 +55,7 @@ def test_the_six_counters_partition_the_transactions(api, source):
     new = append(source, [-29_167, 0], start=pending[-1].effective_time.replace(hour=7))
     mark_processed(in_rec + processed)
     mark_pending(pending)
-    issue_rec(source, in_rec, remainder=436_789)
+    issue(source)  # one REC; the second transaction carries 436,789 mWh forward
 
     [row] = api.get(URL).json()
 

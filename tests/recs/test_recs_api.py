@@ -3,7 +3,7 @@
 import pytest
 
 from energy.units import MWH
-from tests.factories import SourceFactory, append, issue_rec, mark_processed, process_rec
+from tests.factories import SourceFactory, append, issue, mark_processed
 
 pytestmark = pytest.mark.django_db
 
@@ -12,10 +12,10 @@ pytestmark = pytest.mark.django_db
 def two_recs(source):
     """0.9 + 0.1012 MWh: REC 1 takes 0.1 of the second and 1.2 kWh open REC 2."""
     attrs = append(source, [900_000_000, 101_200_000, 998_800_000])
-    mark_processed(attrs)
-    first = issue_rec(source, attrs[:2], remainder=1_200_000)
-    process_rec(first)
-    second = issue_rec(source, attrs[2:], incoming=(attrs[1], 1_200_000))
+    mark_processed(attrs[:2])
+    [first] = issue(source)  # issued, anchored and confirmed
+    mark_processed(attrs[2:])
+    [second] = issue(source, anchor=False)  # issued, not sealed yet
     return first, second, attrs
 
 
@@ -47,9 +47,8 @@ def test_recs_newest_first_with_the_spec_fields(api, two_recs):
 
 
 def test_rec_pages_are_ranges_of_the_customers_recs(api, source):
-    attrs = append(source, [MWH] * 5)
-    mark_processed(attrs)
-    recs = [issue_rec(source, [a]) for a in attrs]
+    mark_processed(append(source, [MWH] * 5))
+    recs = issue(source, anchor=False)
 
     pages = [api.get("/api/v1/energy/recs", {"page": p, "per_page": 2}).json() for p in range(4)]
 
@@ -88,7 +87,7 @@ def test_rec_detail_lists_its_transactions_incoming_remainder_first(api, two_rec
 def test_rec_detail_pages_its_transactions(api, source):
     attrs = append(source, [MWH // 4] * 4)
     mark_processed(attrs)
-    rec = issue_rec(source, attrs)
+    [rec] = issue(source)
 
     page = api.get(f"/api/v1/energy/recs/{rec.pk}", {"page": 1, "per_page": 3}).json()
 
@@ -123,10 +122,8 @@ def test_detail_costs_a_bounded_number_of_queries(api, two_recs, django_assert_m
 
 
 def test_the_list_costs_a_bounded_number_of_queries(api, source, django_assert_max_num_queries):
-    attrs = append(source, [MWH] * 30)
-    mark_processed(attrs)
-    for a in attrs:
-        issue_rec(source, [a])
+    mark_processed(append(source, [MWH] * 30))
+    issue(source)
 
     with django_assert_max_num_queries(2):  # token with its customer, one page
         assert len(api.get("/api/v1/energy/recs", {"per_page": 1000}).json()) == 30
