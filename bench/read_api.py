@@ -23,10 +23,10 @@ def load(count: int, per_rec: int) -> tuple[str, object]:
     from django.db import connection, transaction
     from django.utils import timezone
 
+    from core.units import MWH
     from energy.daily import daily_refresh
     from energy.models import Customer, Source
     from energy.services import token_create
-    from energy.units import MWH
 
     customer = Customer.objects.create(name="bench")
     _, token = token_create(customer=customer)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from cg.env import database_from_url, env_bool, env_int, env_list, env_str, env_url
+from core.env import database_from_url, env_bool, env_int, env_list, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("CG_VAR_DIR", str(BASE_DIR / "var")))
@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "cg",
     "energy",
     "recs",
     "chain",
@@ -144,10 +145,10 @@ WHITENOISE_USE_FINDERS = STATIC_ROOT is None
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["energy.auth.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_RENDERER_CLASSES": ["cg.wire.ExactJSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["core.wire.ExactJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "cg.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
 

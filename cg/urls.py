@@ -13,7 +13,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
 
-handler400 = "cg.errors.bad_request"
-handler403 = "cg.errors.forbidden"
-handler404 = "cg.errors.not_found"
-handler500 = "cg.errors.server_error"
+handler400 = "core.errors.bad_request"
+handler403 = "core.errors.forbidden"
+handler404 = "core.errors.not_found"
+handler500 = "core.errors.server_error"

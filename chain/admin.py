@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from chain.models import AnchorDeployment, LedgerBlock
-from energy.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin
 
 
 @admin.register(LedgerBlock)

@@ -1,15 +1,16 @@
-"""Audit of the whole ledger against itself and against the chain."""
+"""Audit of the whole ledger against itself and against the chain.
+
+Chain checks what it holds (heights, roots, the hash chain, the anchors on
+chain); the owner of each kind of leaf checks its rows against their leaves.
+"""
 
 from collections.abc import Iterator
 
 from web3.exceptions import TransactionNotFound
 
-from chain import client
-from chain.hashing import GENESIS, attribution_leaf, block_hash, merkle_root, rec_leaf
+from chain import client, leaves
+from chain.hashing import GENESIS, block_hash, merkle_root
 from chain.models import LedgerBlock
-from chain.services import rec_members
-from energy.models import Attribution, Source
-from recs.models import Rec
 
 EVENT_CHUNK = 10_000  # chain blocks per eth_getLogs call
 
@@ -74,14 +75,17 @@ def ledger_problems() -> Iterator[str]:
         if block.height != expected_height:
             yield f"block {block.height}: expected height {expected_height}"
         expected_height = block.height + 1
-        leaves = []
-        for problem, leaf in _leaves(block):
+        found = []
+        if (kind := leaves.find(block.kind)) is None:
+            yield f"block {block.height}: unknown kind of leaf {block.kind!r}"
+            continue
+        for problem, leaf in kind.check(block):
             if problem:
                 yield problem
-            leaves.append(leaf)
-        if len(leaves) != block.count:
-            yield f"block {block.height}: {len(leaves)} attributions, sealed with {block.count}"
-        root = merkle_root(leaves) if leaves else b""
+            found.append(leaf)
+        if len(found) != block.count:
+            yield f"block {block.height}: {len(found)} leaves, sealed with {block.count}"
+        root = merkle_root(found) if found else b""
         if root.hex() != block.root:
             yield f"block {block.height}: its leaves give root {root.hex()}, not {block.root}"
         if block.previous_hash != previous.hex():
@@ -94,58 +98,8 @@ def ledger_problems() -> Iterator[str]:
             yield from _check_anchor(block, events.pop(block.height, None))
     for height in sorted(events):
         yield f"chain: height {height} is anchored on chain but not in the ledger"
-    loose = Attribution.objects.filter(ledger_block__isnull=True).exclude(state="New")
-    for pk in loose.filter(kind="metered").values_list("pk", flat=True)[:100]:
-        yield f"attribution {pk}: moved past New without a ledger block"
-    unlinked = Attribution.objects.filter(kind="remainder", link__isnull=True)
-    for pk in unlinked.values_list("pk", flat=True)[:100]:
-        yield f"remainder transaction {pk}: opens no REC"
-
-
-def _rec_leaves(block: LedgerBlock) -> Iterator[tuple[str | None, bytes]]:
-    sealed = block.leaf_list()
-    recs = Rec.objects.select_related("source").in_bulk([pk for pk, _ in sealed])
-    members = rec_members([pk for pk, _ in sealed])
-    for pk, leaf in sealed:
-        rec = recs.get(pk)
-        if rec is None:
-            yield f"block {block.height}: REC {pk} is gone", leaf
-        elif rec_leaf(rec.source.client_id, members[pk]) != leaf:
-            yield f"REC {pk}: its transactions no longer hash to its leaf {leaf.hex()}", leaf
-        elif block.rows_marked and (rec.hash != leaf.hex() or rec.ledger_block_id != block.pk):
-            yield f"REC {pk}: its hash or block is not block {block.height}'s", leaf
-        else:
-            yield None, leaf
-
-
-def _leaves(block: LedgerBlock) -> Iterator[tuple[str | None, bytes]]:
-    """Each sealed leaf of the block, with what is wrong with its row if anything.
-
-    The root is rebuilt from the sealed leaves, so an edited row is named once,
-    and a rewritten leaf shows in the root as well.
-    """
-    if block.kind == LedgerBlock.Kind.RECS:
-        yield from _rec_leaves(block)
-        return
-    sealed = block.leaf_list()
-    rows = Attribution.objects.in_bulk([pk for pk, _ in sealed])
-    clients = dict(
-        Source.objects.filter(pk__in={r.source_id for r in rows.values()}).values_list(
-            "pk", "client_id"
-        )
-    )
-    for pk, leaf in sealed:
-        row = rows.get(pk)
-        if row is None:
-            yield f"block {block.height}: attribution {pk} is gone", leaf
-            continue
-        content = (clients[row.source_id], row.external_id, row.effective_time, row.value)
-        if attribution_leaf(*content) != leaf:
-            yield f"attribution {pk}: its content no longer hashes to its leaf {leaf.hex()}", leaf
-        elif block.rows_marked and (row.hash != leaf.hex() or row.ledger_block_id != block.pk):
-            yield f"attribution {pk}: its hash or block is not block {block.height}'s", leaf
-        else:
-            yield None, leaf
+    for kind in leaves.kinds():
+        yield from kind.problems()
 
 
 def _check_anchor(block: LedgerBlock, event: dict | None) -> Iterator[str]:

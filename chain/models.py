@@ -7,7 +7,7 @@ HEX32 = r"^[0-9a-f]{64}$"
 
 
 class LedgerBlock(models.Model):
-    """A sealed batch of attribution leaves, chained to the block before it.
+    """A sealed batch of leaves of one kind, chained to the block before it.
 
     Status moves forward: sealed (root fixed) -> signed (a transaction with a
     nonce prepared, not yet accepted by a node) -> sent (accepted; its rows are
@@ -21,27 +21,24 @@ class LedgerBlock(models.Model):
         SENT = "sent"
         CONFIRMED = "confirmed"
 
-    class Kind(models.TextChoices):
-        ATTRIBUTIONS = "attributions"
-        RECS = "recs"
-
     height = models.BigIntegerField(unique=True)
-    # What the leaves are: attributions, or RECs (ids in ``leaf_ids`` are of that kind).
-    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.ATTRIBUTIONS)
+    # Which registered kind of leaf (``chain.leaves``) it holds, e.g. the energy
+    # app's "attributions": the ids in ``leaf_ids`` are rows of that kind.
+    kind = models.CharField(max_length=32)
     previous_hash = models.CharField(max_length=64)
     root = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
     count = models.IntegerField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.SEALED)
-    # The leaves in tree order, and the attribution each one hashes: 32 and
-    # 8 bytes apiece. Sealing writes nothing to the attributions themselves;
-    # they get their hash and block when the block is sent, with their move to
-    # Pending, so each attribution row is rewritten twice, not three times.
+    # The leaves in tree order, and the id of the row each one hashes: 32 and
+    # 8 bytes apiece. Sealing writes nothing to the rows themselves; they get
+    # their hash and block when the block is sent, with their move to Pending,
+    # so each row is rewritten twice, not three times.
     leaves = models.BinaryField()
     leaf_ids = models.BinaryField()
-    # Where the next block starts while this one's rows are not marked yet.
-    last_effective_time = models.DateTimeField(null=True, blank=True)
-    last_attribution_id = models.BigIntegerField(help_text="id of the last leaf's row")
+    # Where the next block of its kind starts while this one's rows are not marked.
+    last_leaf_time = models.DateTimeField(null=True, blank=True)
+    last_leaf_id = models.BigIntegerField(help_text="id of the last leaf's row")
     rows_marked = models.BooleanField(default=False)
 
     chain_id = models.BigIntegerField(null=True, blank=True)
@@ -97,7 +94,7 @@ class LedgerBlock(models.Model):
         return f"block {self.height} ({self.status})"
 
     def leaf_list(self) -> list[tuple[int, bytes]]:
-        """(attribution id, leaf) in tree order."""
+        """(row id, leaf) in tree order."""
         leaves, ids = bytes(self.leaves), bytes(self.leaf_ids)
         return [
             (int.from_bytes(ids[8 * i : 8 * i + 8], "big"), leaves[32 * i : 32 * i + 32])

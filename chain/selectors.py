@@ -1,28 +1,17 @@
-"""Reads of the anchored ledger: proofs for single attributions."""
+"""Reads of the anchored ledger: the proof of one leaf."""
 
 from chain.hashing import merkle_levels, merkle_proof
 from chain.models import LedgerBlock
-from energy.models import Attribution
 
 
-def attribution_proof(*, attribution: Attribution) -> dict | None:
-    """Everything needed to check the attribution against the chain; None if unsealed."""
-    block = attribution.ledger_block
-    if block is None:
-        return None
+def leaf_proof(*, block: LedgerBlock, leaf_id: int) -> dict:
+    """Everything needed to check the leaf of row ``leaf_id`` of ``block`` against the
+    chain, but what the leaf encodes (its owner adds that)."""
     leaves = block.leaf_list()
-    index = [pk for pk, _ in leaves].index(attribution.pk)
+    index = [pk for pk, _ in leaves].index(leaf_id)
     levels = merkle_levels([leaf for _, leaf in leaves])
-    source = attribution.source
     proof = {
-        "attribution_id": attribution.pk,
-        "leaf": "0x" + attribution.hash,
-        "leaf_fields": {
-            "client_id": source.client_id,
-            "external_id": attribution.external_id,
-            "effective_time": int(attribution.effective_time.timestamp()),
-            "value": attribution.value,
-        },
+        "leaf": "0x" + leaves[index][1].hex(),
         "proof": ["0x" + node.hex() for node in merkle_proof(levels, index)],
         "root": "0x" + block.root,
         "ledger_height": block.height,

@@ -3,6 +3,8 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
+from core.admin import ReadOnlyAdmin
+from core.units import mwh_text
 from energy.models import (
     ApiToken,
     Attribution,
@@ -13,21 +15,6 @@ from energy.models import (
     Source,
 )
 from energy.services import source_clean, source_create, token_create, token_revoke
-from energy.units import mwh_text
-from recs.services import rec_issue
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """The ledger is written by the pipeline, never by hand."""
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class ApiTokenInline(admin.TabularInline):
@@ -120,7 +107,6 @@ class SourceAdmin(admin.ModelAdmin):
     list_select_related = ["customer", "parent"]
     autocomplete_fields = ["parent"]
     inlines = [ChildSourceInline]
-    actions = ["issue_recs_now"]
     fields = [
         "customer",
         "external_id",
@@ -188,15 +174,6 @@ class SourceAdmin(admin.ModelAdmin):
             created.client_id,
             created.miner_address,
         )
-
-    @admin.action(description="Issue RECs now")
-    def issue_recs_now(self, request, queryset: QuerySet[Source]) -> None:
-        issued = 0
-        for source in queryset.order_by("pk"):
-            count = rec_issue(source_id=source.pk)
-            self.log_change(request, source, f"Issue RECs now: {count} REC(s) issued")
-            issued += count
-        self.message_user(request, f"Issued {issued} REC(s) for {queryset.count()} source(s).")
 
     @admin.display(description="REC MWh")
     def rec_mwh(self, obj: Source) -> str:

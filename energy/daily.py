@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 
 from django.db import connection, transaction
 
-from cg.sql import insert_rows, update_by_id
+from core.sql import insert_rows, update_by_id
 from energy.models import DailyAggregate, Source, State
 
 _CHUNK = 2000

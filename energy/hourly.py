@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.db.models import F, Q
 
-from cg.sql import update_by_id
+from core.sql import update_by_id
+from core.units import carbon_offset_mg
 from energy.daily import daily_refresh
 from energy.models import Source
 from energy.services import attributions_insert
-from energy.units import carbon_offset_mg
 
 HOUR = 3_600_000_000  # microseconds
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)

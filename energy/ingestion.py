@@ -20,7 +20,7 @@ from eth_keys import KeyAPI
 from eth_keys.exceptions import BadSignature, ValidationError
 from eth_utils import keccak, to_checksum_address
 
-from cg.sql import insert_rows, update_by_id
+from core.sql import insert_rows, update_by_id
 from energy.models import Customer, Reading, Report, Source
 
 MAX_INT64 = 2**63 - 1

@@ -1,7 +1,7 @@
 """Customers, their devices (sources) and the energy transactions read from them.
 
 Energy is an integer number of milliwatt-hours everywhere in this module
-(``energy.units.MWH`` to the MWh). Attributions are ledger history: rows are
+(``core.units.MWH`` to the MWh). Attributions are ledger history: rows are
 appended, then move forward through their states; the database refuses to
 delete them or to rewrite what they assert (see migration 0002).
 """

@@ -2,7 +2,8 @@
 
 from django.db.models import Q
 
-from cg.paging import Page, newest_first, path_id
+from chain.selectors import leaf_proof
+from core.paging import Page, newest_first, path_id
 from energy.models import Attribution, Customer, DailyAggregate, Source
 
 
@@ -51,3 +52,23 @@ def attribution_get(*, source: Source, attribution_id: str) -> Attribution:
     return Attribution.objects.select_related("ledger_block", "source", "link__rec").get(
         pk=pk, source=source
     )
+
+
+def attribution_proof(*, attribution: Attribution) -> dict | None:
+    """Everything needed to check the attribution against the chain; None if unsealed."""
+    block = attribution.ledger_block
+    if block is None:
+        return None
+    source = attribution.source
+    proof = leaf_proof(block=block, leaf_id=attribution.pk)
+    return {
+        "attribution_id": attribution.pk,
+        "leaf": proof.pop("leaf"),
+        "leaf_fields": {
+            "client_id": source.client_id,
+            "external_id": attribution.external_id,
+            "effective_time": int(attribution.effective_time.timestamp()),
+            "value": attribution.value,
+        },
+        **proof,
+    }

@@ -1,8 +1,7 @@
 from rest_framework import serializers
 
-from cg.fields import MwhField, TimestampField, TonnesCo2Field
-from cg.serializers import WireSerializer
-from recs.serializers import NestedRecSerializer
+from core.fields import MwhField, TimestampField, TonnesCo2Field
+from core.serializers import NestedRecSerializer, WireSerializer
 
 
 class ParentSourceSerializer(WireSerializer):

@@ -11,11 +11,11 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from cg.sql import insert_rows
+from core.sql import insert_rows
+from core.units import carbon_offset_mg
 from energy.auth import token_digest
 from energy.daily import daily_refresh
 from energy.models import ApiToken, Attribution, Customer, Source, State
-from energy.units import carbon_offset_mg
 
 ADDRESS_FORMAT = re.compile(r"0x[0-9a-fA-F]{40}")
 

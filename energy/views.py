@@ -3,11 +3,10 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cg.errors import NotAnchored
-from cg.paging import page_from
-from cg.serializers import with_total
-from cg.views import PAGE_PARAMETERS, errors
-from chain.selectors import attribution_proof
+from core.errors import NotAnchored
+from core.paging import page_from
+from core.schema import PAGE_PARAMETERS, errors
+from core.serializers import with_total
 from energy import selectors
 from energy.models import Attribution, Source
 from energy.serializers import (
@@ -75,7 +74,7 @@ class ProofView(APIView):
             attribution = selectors.attribution_get(source=source, attribution_id=attribution_id)
         except Attribution.DoesNotExist:
             raise NotFound(f"No transaction {attribution_id!r} of this source.") from None
-        proof = attribution_proof(attribution=attribution)
+        proof = selectors.attribution_proof(attribution=attribution)
         if proof is None:
             raise NotAnchored()
         return Response(proof)

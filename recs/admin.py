@@ -1,7 +1,11 @@
 from django.contrib import admin
+from django.db.models import QuerySet
 
-from energy.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin
+from energy.admin import SourceAdmin
+from energy.models import Source
 from recs.models import Link, Rec
+from recs.services import rec_issue
 
 
 def _of_the_transaction(field: str):
@@ -44,3 +48,23 @@ class RecAdmin(ReadOnlyAdmin):
     search_fields = ["hash", "source__external_id", "source__name", "customer__name"]
     list_select_related = ["customer", "source"]
     inlines = [RecTransactionInline]
+
+
+class IssuingSourceAdmin(SourceAdmin):
+    """The energy app's source admin, with issuance's action: issuance lives here,
+    above energy, so energy's admin does not know it."""
+
+    actions = ["issue_recs_now"]
+
+    @admin.action(description="Issue RECs now")
+    def issue_recs_now(self, request, queryset: QuerySet[Source]) -> None:
+        issued = 0
+        for source in queryset.order_by("pk"):
+            count = rec_issue(source_id=source.pk)
+            self.log_change(request, source, f"Issue RECs now: {count} REC(s) issued")
+            issued += count
+        self.message_user(request, f"Issued {issued} REC(s) for {queryset.count()} source(s).")
+
+
+admin.site.unregister(Source)
+admin.site.register(Source, IssuingSourceAdmin)

@@ -13,7 +13,7 @@ Nothing is created for a REC that is not complete.
 
 from dataclasses import dataclass, field
 
-from energy.units import REC_VALUE
+from core.units import REC_VALUE
 
 
 @dataclass

@@ -3,8 +3,8 @@
 from django.db import models
 from django.db.models import Q
 
+from core.units import REC_VALUE
 from energy.models import SHA256_HEX, STATES, Attribution, State
-from energy.units import REC_VALUE
 
 
 class Rec(models.Model):

@@ -1,6 +1,6 @@
 """Reads behind the REC endpoints."""
 
-from cg.paging import Page, newest_first, path_id
+from core.paging import Page, newest_first, path_id
 from energy.models import Attribution, Customer
 from recs.models import Rec
 

@@ -3,9 +3,9 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cg.paging import page_from
-from cg.serializers import with_total
-from cg.views import PAGE_PARAMETERS, errors
+from core.paging import page_from
+from core.schema import PAGE_PARAMETERS, errors
+from core.serializers import with_total
 from energy.serializers import RecTransactionSerializer
 from recs import selectors
 from recs.models import Rec

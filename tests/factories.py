@@ -18,9 +18,13 @@ from django.db import transaction
 from chain import client
 from chain.audit import ledger_problems
 from chain.models import LedgerBlock
-from chain.services import _seal_recs, block_confirm, blocks_send, leaf_rows, seal_rows
+from chain.sealing import new_block
+from chain.services import block_confirm, blocks_send
+from energy.ledger import KIND, batch_of, leaf_rows
 from energy.models import Attribution, Customer, Source
 from energy.services import NewAttribution, attributions_append, token_create
+from recs.ledger import KIND as REC_KIND
+from recs.ledger import RecLeaves
 from recs.models import Rec
 from recs.services import rec_issue
 
@@ -104,7 +108,7 @@ def _seal_and_anchor(attributions: list[Attribution], confirm: bool) -> None:
     fresh = rows.filter(ledger_block__isnull=True).order_by("effective_time", "id")
     with transaction.atomic():
         if to_seal := leaf_rows(fresh):
-            blocks.append(seal_rows(to_seal))
+            blocks.append(new_block(KIND, batch_of(to_seal)))
     _send_and_confirm(blocks, confirm)
 
 
@@ -132,8 +136,9 @@ def anchor_recs() -> None:
     """Seal every REC not in a block yet, anchor and confirm it, as the pipeline does."""
     blocks = []
     with transaction.atomic():
-        while _seal_recs(settings.BLOCK_MAX_TXS):
-            blocks.append(LedgerBlock.objects.order_by("-height").first())
+        # Sealed RECs are marked only once sent: each batch starts after the last block.
+        while batch := RecLeaves().unsealed(settings.BLOCK_MAX_TXS, blocks[-1] if blocks else None):
+            blocks.append(new_block(REC_KIND, batch))
     if blocks:
         _send_and_confirm(blocks, True)
 

@@ -19,7 +19,7 @@ from django_celery_beat.models import PeriodicTask
 
 from cg.schedule import PERIODIC_TASKS, ensure_periodic_tasks
 from chain import anvil, client
-from energy.units import MWH
+from core.units import MWH
 from tests.factories import SourceFactory, token_for
 from tests.pushing import Miner, call, hourly_report, http_json
 

@@ -1,6 +1,6 @@
 from django.db import migrations
 
-from cg.ledger_guard import guard
+from core.ledger_guard import guard
 
 
 class Migration(migrations.Migration):

@@ -1,6 +1,6 @@
 from django.db import migrations
 
-from cg.ledger_guard import postgres_only
+from core.ledger_guard import postgres_only
 
 # Once a transaction is in a REC, its REC and remainder are history like its value.
 CREATE = """

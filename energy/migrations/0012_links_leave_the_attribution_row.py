@@ -2,7 +2,7 @@
 
 from django.db import migrations, models
 
-from cg.ledger_guard import postgres_only
+from core.ledger_guard import postgres_only
 
 # recs.Link holds the links now (copied by recs 0005); its own guard keeps them final.
 DROP = """

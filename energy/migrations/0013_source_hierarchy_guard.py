@@ -9,7 +9,7 @@ tables on schema changes, which would drop a trigger silently).
 
 from django.db import migrations
 
-from cg.ledger_guard import postgres_only
+from core.ledger_guard import postgres_only
 
 CREATE = """
 CREATE FUNCTION energy_source_hierarchy() RETURNS trigger LANGUAGE plpgsql AS $$

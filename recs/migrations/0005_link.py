@@ -3,7 +3,7 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-from cg.ledger_guard import guard, postgres_only
+from core.ledger_guard import guard, postgres_only
 
 # Every statement that inserts links is checked as a whole, after it ran: a
 # join over its new rows (the transition table), where foreign keys would

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from energy.units import carbon_offset_mg, decimal_text, mwh_text
+from core.units import carbon_offset_mg, decimal_text, mwh_text
 
 
 @given(st.integers(min_value=-(2**63), max_value=2**63 - 1))

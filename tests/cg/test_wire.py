@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from cg.wire import RawNumber, dumps, timestamp
+from core.wire import RawNumber, dumps, timestamp
 
 
 def test_timestamps_are_utc_with_milliseconds_and_numeric_offset():

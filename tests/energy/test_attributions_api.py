@@ -5,7 +5,7 @@ import re
 import pytest
 
 from chain.models import LedgerBlock
-from energy.units import MWH
+from core.units import MWH
 from tests.factories import SourceFactory, append, issue, mark_pending, mark_processed
 
 pytestmark = pytest.mark.django_db

@@ -6,8 +6,8 @@ from collections.abc import Callable
 import pytest
 from django.db import IntegrityError, transaction
 
+from core.units import MWH
 from energy.models import Attribution, Source
-from energy.units import MWH
 from recs.models import Link, Rec
 from tests.factories import T0, SourceFactory, append, issue, mark_processed
 

@@ -4,8 +4,8 @@ import datetime as dt
 
 import pytest
 
+from core.units import MWH
 from energy.models import DailyAggregate
-from energy.units import MWH
 from tests.factories import T0, append, issue, mark_processed
 
 pytestmark = pytest.mark.django_db

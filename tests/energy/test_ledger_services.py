@@ -8,9 +8,9 @@ from django.core.exceptions import ValidationError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.units import MWH
 from energy.models import Attribution, DailyAggregate, Source
 from energy.services import NewAttribution, attributions_append
-from energy.units import MWH
 from tests.factories import (
     T0,
     SourceFactory,

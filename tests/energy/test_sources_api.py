@@ -2,7 +2,7 @@
 
 import pytest
 
-from energy.units import MWH
+from core.units import MWH
 from tests.factories import SourceFactory, append, issue, mark_pending, mark_processed
 
 pytestmark = pytest.mark.django_db

@@ -3,7 +3,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from energy.units import MWH
+from core.units import MWH
 from recs.cutting import Opener, cut_recs
 
 

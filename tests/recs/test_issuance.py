@@ -14,8 +14,8 @@ from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.units import MWH
 from energy.models import Attribution, Source
-from energy.units import MWH
 from recs.cutting import cut_recs
 from recs.models import Rec
 from recs.services import rec_issue, recs_issue_all

@@ -10,8 +10,8 @@ from django.db import connection
 from chain.hashing import rec_leaf
 from chain.models import LedgerBlock
 from chain.services import anchoring_round
+from core.units import MWH
 from energy.models import Attribution
-from energy.units import MWH
 from recs.models import Rec
 from recs.services import recs_issue_all
 from tests.factories import SourceFactory, append

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from cg.errors import InvalidParameter
+from core.errors import InvalidParameter
 
 DEFAULT_PER_PAGE = 25
 # Bounded so page x per_page stays far inside a 64-bit integer.

@@ -3,8 +3,8 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from cg.wire import RawNumber, timestamp
-from energy.units import decimal_text
+from core.units import decimal_text
+from core.wire import RawNumber, timestamp
 
 
 @extend_schema_field({"type": "number", "description": "MWh, exact to the mWh"})

@@ -3,7 +3,7 @@
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
-from cg.paging import MAX_PAGE
+from core.paging import MAX_PAGE
 
 PAGE_PARAMETERS = [
     OpenApiParameter(

@@ -1,0 +1,67 @@
+"""The kinds of leaves chain seals: filled by the apps, so chain knows none of them.
+
+Chain is a notary: it seals the leaves an app hands it into Merkle-rooted,
+hash-chained ledger blocks, anchors each root on chain, and tells the app when
+a block's transaction is with the node and when it is confirmed. What a leaf
+is, which rows are waiting, and how those rows are marked belong to the app
+that owns them; each registers a ``LeafKind`` from its ``AppConfig.ready``.
+"""
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from chain.models import LedgerBlock
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What to seal next: row ids and their leaves, in tree order."""
+
+    ids: list[int]
+    leaves: list[bytes]
+    # The time of the last row, when the kind's rows are sealed in time order: with
+    # the last id it is where the next batch starts while this one is not marked.
+    last_time: dt.datetime | None = None
+
+
+class LeafKind(Protocol):
+    name: str  # LedgerBlock.kind
+
+    def unsealed(self, limit: int, after: "LedgerBlock | None") -> Batch | None:
+        """At most ``limit`` rows not in a block yet, oldest first; past ``after`` (the
+        kind's newest block whose rows are not marked yet) when there is one."""
+
+    def mark_sent(self, block: "LedgerBlock") -> None:
+        """The block's transaction is with the node: its rows get their leaf and block."""
+
+    def mark_confirmed(self, block: "LedgerBlock", number: int, chain_hash: str) -> None:
+        """The block's transaction is confirmed in chain block ``number``."""
+
+    def check(self, block: "LedgerBlock") -> Iterator[tuple[str | None, bytes]]:
+        """Each sealed leaf of the block, with what is wrong with its row if anything."""
+
+    def problems(self) -> Iterator[str]:
+        """What is wrong with the kind's rows outside any block."""
+
+
+_KINDS: dict[str, LeafKind] = {}
+
+
+def register(kind: LeafKind) -> None:
+    """Add a kind; kinds are sealed in the order they were registered."""
+    _KINDS[kind.name] = kind
+
+
+def kinds() -> list[LeafKind]:
+    return list(_KINDS.values())
+
+
+def kind(name: str) -> LeafKind:
+    return _KINDS[name]
+
+
+def find(name: str) -> LeafKind | None:
+    return _KINDS.get(name)

@@ -1,0 +1,147 @@
+"""Attributions as leaves of the ledger: what chain seals, and how their rows move.
+
+Registered with ``chain.leaves`` by ``EnergyConfig.ready``. Generation
+(value >= 0) is sealed oldest first; consumption never is. When a block's
+transaction is with the node its attributions get their leaf hash and block
+and go Pending; when it is confirmed they are Processed with the chain block.
+The daily rows of the days touched follow in the same transaction.
+"""
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterator
+
+from django.db import connection
+from django.db.models import BigIntegerField, Q
+from django.db.models.functions import Cast, Extract
+from django.utils import timezone
+
+from chain.hashing import attribution_leaf
+from chain.leaves import Batch
+from chain.models import LedgerBlock
+from core.sql import update_by_id
+from energy.daily import daily_refresh
+from energy.models import Attribution, Source, State
+
+KIND = "attributions"
+
+
+def _unsealed(after: LedgerBlock | None):
+    """Generation not yet in a block, oldest first; past ``after`` when given."""
+    rows = Attribution.objects.filter(
+        ledger_block__isnull=True, kind=Attribution.Kind.METERED, value__gte=0
+    )
+    if after is not None:
+        when, pk = after.last_leaf_time, after.last_leaf_id
+        # The redundant >= bound is what the index can seek on.
+        rows = rows.filter(
+            Q(effective_time__gte=when),
+            Q(effective_time__gt=when) | Q(effective_time=when, id__gt=pk),
+        )
+    return rows.order_by("effective_time", "id")
+
+
+def leaf_rows(query) -> list[tuple]:
+    """(id, source id, external id, epoch seconds, value) of the attributions of ``query``."""
+    fields = ("id", "source_id", "external_id", "epoch", "value")
+    if connection.vendor != "postgresql":
+        rows = query.values_list(*fields[:3], "effective_time", "value")
+        return [(i, s, e, int(t.timestamp()), v) for i, s, e, t, v in rows]
+    epoch = Cast(Extract("effective_time", "epoch"), BigIntegerField())
+    query = query.annotate(epoch=epoch).values_list(*fields)
+    # Plain tuples straight from the driver: Django's per-row converters cost
+    # more than hashing the rows.
+    sql, params = query.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def batch_of(rows: list[tuple]) -> Batch:
+    """The leaves of these ``leaf_rows``, in their order."""
+    clients = {
+        pk: bytes.fromhex(client_id[2:])
+        for pk, client_id in Source.objects.filter(pk__in={row[1] for row in rows}).values_list(
+            "pk", "client_id"
+        )
+    }
+    return Batch(
+        ids=[row[0] for row in rows],
+        leaves=[attribution_leaf(clients[s], e, t, v) for _, s, e, t, v in rows],
+        last_time=dt.datetime.fromtimestamp(rows[-1][3], dt.UTC),
+    )
+
+
+def _refresh_days(block: LedgerBlock) -> None:
+    """Refresh the daily rows of the days the block's attributions fall on."""
+    days = defaultdict(set)
+    rows = Attribution.objects.filter(ledger_block=block).order_by()
+    for source_id, day in rows.values_list("source_id", "effective_time__date").distinct():
+        days[source_id].add(day)
+    daily_refresh(days)
+
+
+class AttributionLeaves:
+    name = KIND
+
+    def unsealed(self, limit: int, after: LedgerBlock | None) -> Batch | None:
+        rows = leaf_rows(_unsealed(after)[:limit])
+        return batch_of(rows) if rows else None
+
+    def mark_sent(self, block: LedgerBlock) -> None:
+        # One pass over the rows: hash, block and state together.
+        now = timezone.now()
+        update_by_id(
+            "energy_attribution",
+            {"hash": "varchar", "ledger_block_id": "bigint"},
+            [(pk, leaf.hex(), block.pk) for pk, leaf in block.leaf_list()],
+            also={"state": State.PENDING, "state_changed": now, "modified": now},
+        )
+        _refresh_days(block)
+
+    def mark_confirmed(self, block: LedgerBlock, number: int, chain_hash: str) -> None:
+        now = timezone.now()
+        Attribution.objects.filter(ledger_block=block, state=State.PENDING).update(
+            state=State.PROCESSED,
+            height=number,
+            block_id=chain_hash,
+            state_changed=now,
+            modified=now,
+        )
+        _refresh_days(block)
+
+    def check(self, block: LedgerBlock) -> Iterator[tuple[str | None, bytes]]:
+        """Each sealed leaf, with what is wrong with its attribution if anything.
+
+        The root is rebuilt from the sealed leaves, so an edited row is named
+        once, and a rewritten leaf shows in the root as well.
+        """
+        sealed = block.leaf_list()
+        rows = Attribution.objects.in_bulk([pk for pk, _ in sealed])
+        clients = dict(
+            Source.objects.filter(pk__in={r.source_id for r in rows.values()}).values_list(
+                "pk", "client_id"
+            )
+        )
+        for pk, leaf in sealed:
+            row = rows.get(pk)
+            if row is None:
+                yield f"block {block.height}: attribution {pk} is gone", leaf
+                continue
+            content = (clients[row.source_id], row.external_id, row.effective_time, row.value)
+            if attribution_leaf(*content) != leaf:
+                yield (
+                    f"attribution {pk}: its content no longer hashes to its leaf {leaf.hex()}",
+                    leaf,
+                )
+            elif block.rows_marked and (row.hash != leaf.hex() or row.ledger_block_id != block.pk):
+                yield f"attribution {pk}: its hash or block is not block {block.height}'s", leaf
+            else:
+                yield None, leaf
+
+    def problems(self) -> Iterator[str]:
+        loose = Attribution.objects.filter(ledger_block__isnull=True, kind="metered").exclude(
+            state=State.NEW
+        )
+        for pk in loose.values_list("pk", flat=True)[:100]:
+            yield f"attribution {pk}: moved past New without a ledger block"

@@ -1,0 +1,87 @@
+"""RECs as leaves of the ledger: sealed after the attributions they are cut from.
+
+Registered with ``chain.leaves`` by ``RecsConfig.ready``. A REC's leaf covers
+its source and, in the REC's order, the leaf of the metered transaction each
+part of its energy comes from and the mWh taken from it.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterator
+
+from django.utils import timezone
+
+from chain.hashing import rec_leaf
+from chain.leaves import Batch
+from chain.models import LedgerBlock
+from core.sql import update_by_id
+from energy.models import Attribution, State
+from recs.models import Rec
+
+KIND = "recs"
+
+
+def rec_members(rec_ids: list[int]) -> dict[int, list[tuple[bytes, int]]]:
+    """Each REC's (origin leaf, mWh taken) in REC order: what its hash covers."""
+    members: dict[int, list[tuple[bytes, int]]] = defaultdict(list)
+    rows = (
+        Attribution.objects.filter(link__rec_id__in=rec_ids)
+        .order_by("link__rec_id", "-kind", "effective_time", "id")
+        .values_list("link__rec_id", "hash", "split_from__hash", "value", "link__remainder")
+    )
+    for rec_id, own, origin, value, remainder in rows:
+        members[rec_id].append((bytes.fromhex(origin or own), value - remainder))
+    return members
+
+
+class RecLeaves:
+    name = KIND
+
+    def unsealed(self, limit: int, after: LedgerBlock | None) -> Batch | None:
+        recs = Rec.objects.filter(ledger_block__isnull=True)
+        if after is not None:
+            recs = recs.filter(id__gt=after.last_leaf_id)
+        # RECs are issued from Processed transactions only, so every one of their
+        # transactions (or the one a remainder was split from) already has its leaf.
+        rows = list(recs.order_by("id").values_list("id", "source__client_id")[:limit])
+        if not rows:
+            return None
+        members = rec_members([pk for pk, _ in rows])
+        return Batch(
+            ids=[pk for pk, _ in rows],
+            leaves=[rec_leaf(client_id, members[pk]) for pk, client_id in rows],
+        )
+
+    def mark_sent(self, block: LedgerBlock) -> None:
+        now = timezone.now()
+        update_by_id(
+            "recs_rec",
+            {"hash": "varchar", "ledger_block_id": "bigint"},
+            [(pk, leaf.hex(), block.pk) for pk, leaf in block.leaf_list()],
+            also={"state": State.PENDING, "state_changed": now, "modified": now},
+        )
+
+    def mark_confirmed(self, block: LedgerBlock, number: int, chain_hash: str) -> None:
+        now = timezone.now()
+        Rec.objects.filter(ledger_block=block, state=State.PENDING).update(
+            state=State.PROCESSED, height=number, state_changed=now, modified=now
+        )
+
+    def check(self, block: LedgerBlock) -> Iterator[tuple[str | None, bytes]]:
+        sealed = block.leaf_list()
+        recs = Rec.objects.select_related("source").in_bulk([pk for pk, _ in sealed])
+        members = rec_members([pk for pk, _ in sealed])
+        for pk, leaf in sealed:
+            rec = recs.get(pk)
+            if rec is None:
+                yield f"block {block.height}: REC {pk} is gone", leaf
+            elif rec_leaf(rec.source.client_id, members[pk]) != leaf:
+                yield f"REC {pk}: its transactions no longer hash to its leaf {leaf.hex()}", leaf
+            elif block.rows_marked and (rec.hash != leaf.hex() or rec.ledger_block_id != block.pk):
+                yield f"REC {pk}: its hash or block is not block {block.height}'s", leaf
+            else:
+                yield None, leaf
+
+    def problems(self) -> Iterator[str]:
+        unlinked = Attribution.objects.filter(kind="remainder", link__isnull=True)
+        for pk in unlinked.values_list("pk", flat=True)[:100]:
+            yield f"remainder transaction {pk}: opens no REC"
