@@ -17,9 +17,9 @@ from django.db import connection, transaction
 from django.db.models import Exists, Min, OuterRef
 from django.utils import timezone
 
+from core.units import REC_VALUE
 from energy.daily import daily_refresh
 from energy.models import Attribution, Customer, Source, State
-from energy.units import REC_VALUE
 from recs.cutting import cut_recs
 from recs.models import Link, Rec
 
@@ -59,6 +59,12 @@ def recs_issue(*, source_ids: Sequence[int]) -> int:
     the whole cut, so two workers issuing the same source at once issue its
     RECs once: the second sees what the first linked.
     """
+    return _issue(source_ids, sql=connection.vendor == "postgresql")
+
+
+def _issue(source_ids: Sequence[int], *, sql: bool) -> int:
+    """``recs_issue`` with the set-based body (``sql``, PostgreSQL only) or the plain
+    Python one, which runs anywhere: a test runs both on the same rows."""
     with transaction.atomic():
         ids = list(
             Source.objects.select_for_update()
@@ -68,10 +74,7 @@ def recs_issue(*, source_ids: Sequence[int]) -> int:
         )
         if not ids:
             return 0
-        if connection.vendor == "postgresql":
-            issued, days = _cut_in_sql(ids)
-        else:
-            issued, days = _cut_in_python(ids)
+        issued, days = (_cut_in_sql if sql else _cut_in_python)(ids)
         daily_refresh(days)
     return issued
 
