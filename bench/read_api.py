@@ -27,6 +27,7 @@ def load(count: int, per_rec: int) -> tuple[str, object]:
     from energy.daily import daily_refresh
     from energy.models import Customer, Source
     from energy.services import token_create
+    from recs.models import Numbering
 
     customer = Customer.objects.create(name="bench")
     _, token = token_create(customer=customer)
@@ -54,7 +55,7 @@ def load(count: int, per_rec: int) -> tuple[str, object]:
                 copy.write_row(
                     (customer.pk, source.pk, seq, MWH, "Processed", now, digest, seq, now, now)
                 )
-        Customer.objects.filter(pk=customer.pk).update(rec_count=rec_total)
+        Numbering.objects.create(customer=customer, rec_count=rec_total)
         cursor.execute("SELECT min(id) FROM recs_rec")
         first_rec = cursor.fetchone()[0]
 

@@ -30,9 +30,9 @@ class ApiTokenInline(admin.TabularInline):
 
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
-    list_display = ["name", "source_count", "rec_count", "created"]
+    list_display = ["name", "source_count", "created"]
     search_fields = ["name"]
-    readonly_fields = ["rec_count", "created", "modified"]
+    readonly_fields = ["created", "modified"]
     inlines = [ApiTokenInline]
     actions = ["create_token"]
 

@@ -31,18 +31,11 @@ class Customer(models.Model):
     """The tenant: owns sources and RECs, authenticates with API tokens."""
 
     name = models.CharField(max_length=200, unique=True)
-    # Position counter for the customer's RECs (recs.Rec.seq); equals their count.
-    rec_count = models.BigIntegerField(default=0, editable=False)
     created = models.DateTimeField(auto_now_add=True)
     modified = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["name"]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(rec_count__gte=0), name="%(app_label)s_%(class)s_rec_count_gte_0"
-            ),
-        ]
 
     def __str__(self) -> str:
         return self.name
@@ -135,21 +128,6 @@ class Source(models.Model):
     hourly_closed_energy = models.BigIntegerField(null=True, blank=True, editable=False)
     hourly_from = models.DateTimeField(null=True, blank=True, editable=False)
 
-    # REC issuance: metered attributions below this seq are settled (in a REC,
-    # or never issuable): each cut reads the source's rows from here on only,
-    # through the (source, seq) index, and moves it to the first row still open.
-    issue_seq_from = models.BigIntegerField(default=1, editable=False)
-    # REC issuance: energy split off ``rec_carry_from`` that opens the next REC.
-    rec_carry = models.BigIntegerField(default=0, editable=False, help_text="mWh")
-    rec_carry_from = models.ForeignKey(
-        "Attribution",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        editable=False,
-        related_name="+",
-    )
-
     # Metered attributions read from this source; also the last Attribution.seq.
     attribution_count = models.BigIntegerField(default=0, editable=False)
     # Rows of the daily aggregation; also the last DailyAggregate.seq.
@@ -204,11 +182,6 @@ class Source(models.Model):
             models.CheckConstraint(
                 condition=Q(owner_address__isnull=True) | Q(owner_address__regex=ADDRESS),
                 name="%(app_label)s_%(class)s_owner_address_hex",
-            ),
-            models.CheckConstraint(
-                condition=Q(rec_carry=0, rec_carry_from__isnull=True)
-                | Q(rec_carry__gt=0, rec_carry__lt=10**9, rec_carry_from__isnull=False),
-                name="%(app_label)s_%(class)s_rec_carry_below_one_mwh",
             ),
             models.CheckConstraint(
                 condition=Q(last_energy__isnull=True) | Q(last_energy__gte=0),

@@ -114,3 +114,57 @@ class Link(models.Model):
 
     def __str__(self) -> str:
         return f"{self.attribution_id} in REC {self.rec_id}"
+
+
+class Issuance(models.Model):
+    """Where issuance stands for one source. Issuance's own row, so a cut locks it and
+    not the source row that ingestion locks.
+
+    Metered attributions below ``seq_from`` are settled (in a REC, or never
+    issuable): each cut reads the source's rows from there on only, through the
+    (source, seq) index, and moves it to the first row still open. ``carry`` is
+    the energy split off ``carry_from`` that opens the source's next REC.
+    """
+
+    source = models.OneToOneField(
+        "energy.Source", on_delete=models.PROTECT, primary_key=True, related_name="issuance"
+    )
+    seq_from = models.BigIntegerField(default=1)
+    carry = models.BigIntegerField(default=0, help_text="mWh")
+    carry_from = models.ForeignKey(
+        "energy.Attribution", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(carry=0, carry_from__isnull=True)
+                | Q(carry__gt=0, carry__lt=REC_VALUE, carry_from__isnull=False),
+                name="%(app_label)s_%(class)s_carry_below_one_mwh",
+            ),
+            models.CheckConstraint(
+                condition=Q(seq_from__gte=1), name="%(app_label)s_%(class)s_seq_from_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"issuance of {self.source_id} from seq {self.seq_from}"
+
+
+class Numbering(models.Model):
+    """The customer's REC count: the last ``Rec.seq`` given, issuance's own row."""
+
+    customer = models.OneToOneField(
+        "energy.Customer", on_delete=models.PROTECT, primary_key=True, related_name="rec_numbering"
+    )
+    rec_count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(rec_count__gte=0), name="%(app_label)s_%(class)s_rec_count_gte_0"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rec_count} RECs of {self.customer_id}"

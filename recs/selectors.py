@@ -2,11 +2,13 @@
 
 from core.paging import Page, newest_first, path_id
 from energy.models import Attribution, Customer
-from recs.models import Rec
+from recs.models import Numbering, Rec
 
 
 def rec_list(*, customer: Customer, page: Page) -> tuple[int, list[Rec]]:
-    return newest_first(Rec.objects.filter(customer=customer), customer.rec_count, page)
+    numbering = Numbering.objects.filter(customer=customer).first()
+    total = numbering.rec_count if numbering else 0
+    return newest_first(Rec.objects.filter(customer=customer), total, page)
 
 
 def rec_get(*, customer: Customer, rec_id: str) -> Rec:

@@ -14,14 +14,15 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from django.db import connection, transaction
-from django.db.models import Exists, Min, OuterRef
+from django.db.models import Exists, Min, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core.units import REC_VALUE
 from energy.daily import daily_refresh
-from energy.models import Attribution, Customer, Source, State
+from energy.models import Attribution, Source, State
 from recs.cutting import cut_recs
-from recs.models import Link, Rec
+from recs.models import Issuance, Link, Numbering, Rec
 
 # Sources per transaction in recs_issue_all: bounds how long their rows stay
 # locked against ingestion, while keeping each statement set-based.
@@ -30,7 +31,7 @@ BATCH = 250
 
 def _open():
     """Generation in no REC yet, whatever its state: none of it lies below its
-    source's ``issue_seq_from``, so readers filter on that too, to read only the
+    source's ``Issuance.seq_from``, so readers filter on that too, to read only the
     source's newest rows."""
     return Attribution.objects.filter(kind=Attribution.Kind.METERED, value__gt=0, link__isnull=True)
 
@@ -42,8 +43,12 @@ def _issuable():
 
 def sources_due() -> list[int]:
     """Sources with processed generation waiting for a REC."""
-    # Per source, a range scan of its (source, seq) index from issue_seq_from.
-    waiting = _issuable().filter(source=OuterRef("pk"), seq__gte=OuterRef("issue_seq_from"))
+    # Per source, a range scan of its (source, seq) index from where issuance stands
+    # (from its first row for a source never cut).
+    settled = Issuance.objects.filter(source=OuterRef("source_id")).values("seq_from")
+    waiting = _issuable().filter(
+        source=OuterRef("pk"), seq__gte=Coalesce(Subquery(settled), Value(1))
+    )
     return list(Source.objects.filter(Exists(waiting)).order_by("pk").values_list("pk", flat=True))
 
 
@@ -55,9 +60,10 @@ def rec_issue(*, source_id: int) -> int:
 def recs_issue(*, source_ids: Sequence[int]) -> int:
     """Issue every whole REC of these sources in one transaction; the number issued.
 
-    The source rows are locked (in id order, like every writer of sources) for
-    the whole cut, so two workers issuing the same source at once issue its
-    RECs once: the second sees what the first linked.
+    Issuance's own row of each source is locked (in id order) for the whole cut,
+    so two workers issuing the same source at once issue its RECs once: the
+    second sees what the first linked. The source rows, which ingestion and the
+    hourly step lock, are locked only at the end, by the daily refresh.
     """
     return _issue(source_ids, sql=connection.vendor == "postgresql")
 
@@ -66,11 +72,15 @@ def _issue(source_ids: Sequence[int], *, sql: bool) -> int:
     """``recs_issue`` with the set-based body (``sql``, PostgreSQL only) or the plain
     Python one, which runs anywhere: a test runs both on the same rows."""
     with transaction.atomic():
+        known = Source.objects.filter(pk__in=source_ids).values_list("pk", flat=True)
+        Issuance.objects.bulk_create(
+            [Issuance(source_id=pk) for pk in known], ignore_conflicts=True
+        )
         ids = list(
-            Source.objects.select_for_update()
-            .filter(pk__in=source_ids)
-            .order_by("pk")
-            .values_list("pk", flat=True)
+            Issuance.objects.select_for_update()
+            .filter(source_id__in=source_ids)
+            .order_by("source_id")
+            .values_list("source_id", flat=True)
         )
         if not ids:
             return 0
@@ -86,12 +96,16 @@ def recs_issue_all() -> int:
 
 
 def _locked_customers(customer_ids) -> dict[int, int]:
-    """Lock the customers (id order) whose REC numbering moves; their REC counts."""
+    """Lock the numbering rows (customer id order) of the customers whose RECs are
+    numbered now; their REC counts."""
+    Numbering.objects.bulk_create(
+        [Numbering(customer_id=pk) for pk in customer_ids], ignore_conflicts=True
+    )
     rows = (
-        Customer.objects.select_for_update()
-        .filter(pk__in=customer_ids)
-        .order_by("pk")
-        .values_list("pk", "rec_count")
+        Numbering.objects.select_for_update()
+        .filter(customer_id__in=customer_ids)
+        .order_by("customer_id")
+        .values_list("customer_id", "rec_count")
     )
     return dict(rows)
 
@@ -100,7 +114,7 @@ def _locked_customers(customer_ids) -> dict[int, int]:
 # step's rows so the next statements join them; they are dropped at the end.
 #
 # issue_cut: the ``_open()`` rows of the locked sources, from each source's
-# issue_seq_from on, and whether each is Processed. The Processed ones are
+# issuance ``seq_from`` on, and whether each is Processed. The Processed ones are
 # ``_issuable()`` spelled in SQL: each gets ``upto``, the source's Processed
 # energy up to and including it counted from the carried remainder, so that it
 # lies in REC ``first_rec`` (0-based) and reaches REC ``last_rec``;
@@ -117,11 +131,11 @@ _CUT = [
     FROM (
         SELECT a.id, a.source_id, a.seq, a.effective_time, a.value,
                a.state = 'Processed' AS processed,
-               (s.rec_carry + sum(a.value) FILTER (WHERE a.state = 'Processed') OVER (
+               (s.carry + sum(a.value) FILTER (WHERE a.state = 'Processed') OVER (
                     PARTITION BY a.source_id ORDER BY a.effective_time, a.id))::bigint AS upto
-        FROM energy_source s JOIN energy_attribution a
-             ON a.source_id = s.id AND a.seq >= s.issue_seq_from
-        WHERE s.id = ANY(%(ids)s) AND a.kind = 'metered' AND a.value > 0
+        FROM recs_issuance s JOIN energy_attribution a
+             ON a.source_id = s.source_id AND a.seq >= s.seq_from
+        WHERE s.source_id = ANY(%(ids)s) AND a.kind = 'metered' AND a.value > 0
               AND NOT EXISTS (SELECT FROM recs_link l WHERE l.attribution_id = a.id)
     ) AS w
     """,
@@ -148,7 +162,7 @@ _RECS = [
         FROM (SELECT *, (sum(n) OVER (PARTITION BY customer_id ORDER BY source_id) - n)::bigint
                         AS before
               FROM issue_due) AS d
-        JOIN energy_customer c ON c.id = d.customer_id
+        JOIN recs_numbering c ON c.customer_id = d.customer_id
         CROSS JOIN LATERAL generate_series(0, d.n - 1) AS k
         ORDER BY d.customer_id, seq
     ) AS r
@@ -159,9 +173,9 @@ _RECS = [
     FROM issue_rec ORDER BY id
     """,
     """
-    UPDATE energy_customer c SET rec_count = c.rec_count + t.n
+    UPDATE recs_numbering c SET rec_count = c.rec_count + t.n
     FROM (SELECT customer_id, sum(n) AS n FROM issue_due GROUP BY customer_id) AS t
-    WHERE c.id = t.customer_id
+    WHERE c.customer_id = t.customer_id
     """,
 ]
 _LINKS = [
@@ -172,11 +186,11 @@ _LINKS = [
     CREATE TEMP TABLE issue_opener ON COMMIT DROP AS
     SELECT nextval(pg_get_serial_sequence('energy_attribution', 'id')) AS id, o.*
     FROM (
-        SELECT s.id AS source_id, 0::bigint AS k, s.rec_carry AS value, 0::bigint AS remainder,
-               s.rec_carry_from_id AS split_from, a.effective_time
-        FROM issue_due d JOIN energy_source s ON s.id = d.source_id
-        JOIN energy_attribution a ON a.id = s.rec_carry_from_id
-        WHERE s.rec_carry > 0
+        SELECT s.source_id, 0::bigint AS k, s.carry AS value, 0::bigint AS remainder,
+               s.carry_from_id AS split_from, a.effective_time
+        FROM issue_due d JOIN recs_issuance s ON s.source_id = d.source_id
+        JOIN energy_attribution a ON a.id = s.carry_from_id
+        WHERE s.carry > 0
         UNION ALL
         SELECT c.source_id, r, c.upto - {REC_VALUE} * r,
                greatest(c.upto - {REC_VALUE} * (r + 1), 0), c.id, c.effective_time
@@ -214,13 +228,13 @@ _LINKS = [
     # The new carry: what is left, past the last whole REC, of the transaction
     # that reached it.
     f"""
-    UPDATE energy_source s
-    SET rec_carry = x.carry,
-        rec_carry_from_id = CASE WHEN x.carry > 0 THEN x.id END
+    UPDATE recs_issuance s
+    SET carry = x.carry,
+        carry_from_id = CASE WHEN x.carry > 0 THEN x.id END
     FROM (SELECT c.source_id, c.id, c.upto - {REC_VALUE} * d.n AS carry
           FROM issue_cut c JOIN issue_due d ON d.source_id = c.source_id
           WHERE c.processed AND c.first_rec < d.n AND c.last_rec >= d.n) AS x
-    WHERE s.id = x.source_id
+    WHERE s.source_id = x.source_id
     """,
 ]
 _DAYS = """
@@ -231,14 +245,14 @@ _DAYS = """
 # Each source's rows are settled up to its first positive transaction still in no
 # REC (not yet Processed, or waiting for a REC to fill), or to its last one.
 _SETTLED = """
-    UPDATE energy_source s SET issue_seq_from = coalesce(x.seq, s.attribution_count + 1)
-    FROM unnest(%(ids)s::bigint[]) AS u(id) LEFT JOIN (
+    UPDATE recs_issuance s SET seq_from = coalesce(x.seq, e.attribution_count + 1)
+    FROM unnest(%(ids)s::bigint[]) AS u(id) JOIN energy_source e ON e.id = u.id LEFT JOIN (
         SELECT c.source_id, min(c.seq) AS seq
         FROM issue_cut c LEFT JOIN issue_due d ON d.source_id = c.source_id
         WHERE NOT c.processed OR d.n IS NULL OR c.first_rec >= d.n
         GROUP BY c.source_id
     ) AS x ON x.source_id = u.id
-    WHERE s.id = u.id AND s.issue_seq_from <> coalesce(x.seq, s.attribution_count + 1)
+    WHERE s.source_id = u.id AND s.seq_from <> coalesce(x.seq, e.attribution_count + 1)
 """
 
 
@@ -266,27 +280,29 @@ def _cut_in_sql(ids: list[int]) -> tuple[int, dict[int, set]]:
 
 
 def _cut_in_python(ids: list[int]) -> tuple[int, dict[int, set]]:
-    sources = list(Source.objects.filter(pk__in=ids).order_by("pk"))
+    states = list(Issuance.objects.filter(source_id__in=ids).select_related("source"))
+    states.sort(key=lambda state: state.source_id)
     plans = []
-    for source in sources:
+    for state in states:
         txs = list(
             _issuable()
-            .filter(source_id=source.pk, seq__gte=source.issue_seq_from)
+            .filter(source_id=state.source_id, seq__gte=state.seq_from)
             .order_by("effective_time", "id")
             .values_list("id", "value", "effective_time")
         )
-        plan = cut_recs(source.rec_carry, source.rec_carry_from_id, [t[:2] for t in txs])
+        plan = cut_recs(state.carry, state.carry_from_id, [t[:2] for t in txs])
         if plan.recs:  # the carry only moves when a REC is completed
-            plans.append((source, plan, {pk: effective for pk, _, effective in txs}))
+            plans.append((state, plan, {pk: effective for pk, _, effective in txs}))
     if not plans:
-        _settle_in_python(sources)
+        _settle_in_python(states)
         return 0, {}
-    rec_count = _locked_customers({source.customer_id for source, _, _ in plans})
+    rec_count = _locked_customers({state.source.customer_id for state, _, _ in plans})
     links, openers, days = [], [], defaultdict(set)
     issued = 0
-    for source, plan, when in plans:
-        if source.rec_carry_from_id:
-            split = Attribution.objects.get(pk=source.rec_carry_from_id)
+    for state, plan, when in plans:
+        source = state.source
+        if state.carry_from_id:
+            split = Attribution.objects.get(pk=state.carry_from_id)
             when[split.pk] = split.effective_time
         first = rec_count[source.customer_id] + 1
         rec_count[source.customer_id] += len(plan.recs)
@@ -311,29 +327,27 @@ def _cut_in_python(ids: list[int]) -> tuple[int, dict[int, set]]:
                     split_from_id=o.split_from,
                 )
                 openers.append((opener, rec.pk, o.remainder))
-        Source.objects.filter(pk=source.pk).update(
-            rec_carry=plan.carry, rec_carry_from_id=plan.carry_from
-        )
+        Issuance.objects.filter(pk=state.pk).update(carry=plan.carry, carry_from_id=plan.carry_from)
     for customer_id, count in rec_count.items():
-        Customer.objects.filter(pk=customer_id).update(rec_count=count)
+        Numbering.objects.filter(pk=customer_id).update(rec_count=count)
     Attribution.objects.bulk_create(opener for opener, _, _ in openers)
     links += [(opener.pk, rec_id, remainder) for opener, rec_id, remainder in openers]
     Link.objects.bulk_create(
         Link(attribution_id=pk, rec_id=rec_id, remainder=remainder)
         for pk, rec_id, remainder in links
     )
-    _settle_in_python(sources)
+    _settle_in_python(states)
     return issued, days
 
 
-def _settle_in_python(sources) -> None:
-    """Move each source's issue_seq_from to its first positive row in no REC."""
-    for source in sources:
+def _settle_in_python(states: list[Issuance]) -> None:
+    """Move each source's ``seq_from`` to its first positive row in no REC."""
+    for state in states:
         first = (
             _open()
-            .filter(source=source, seq__gte=source.issue_seq_from)
+            .filter(source_id=state.source_id, seq__gte=state.seq_from)
             .aggregate(seq=Min("seq"))["seq"]
         )
-        settled = first or source.attribution_count + 1
-        if settled != source.issue_seq_from:
-            Source.objects.filter(pk=source.pk).update(issue_seq_from=settled)
+        settled = first or state.source.attribution_count + 1
+        if settled != state.seq_from:
+            Issuance.objects.filter(pk=state.pk).update(seq_from=settled)

@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 
 from core.units import MWH
 from energy.models import Attribution, Source
-from recs.models import Link, Rec
+from recs.models import Link, Numbering, Rec
 from tests.factories import T0, SourceFactory, append, issue, mark_processed
 
 pytestmark = pytest.mark.django_db
@@ -88,10 +88,10 @@ def test_a_remainder_transaction_must_be_processed_positive_and_split_off(source
 
 def bare_rec(source) -> Rec:
     """A REC row with no transactions: only to show what the database refuses."""
-    customer = source.customer
-    customer.rec_count += 1
-    customer.save(update_fields=["rec_count"])
-    return Rec.objects.create(customer=customer, source=source, seq=customer.rec_count)
+    numbering, _ = Numbering.objects.get_or_create(customer=source.customer)
+    numbering.rec_count += 1
+    numbering.save()
+    return Rec.objects.create(customer=source.customer, source=source, seq=numbering.rec_count)
 
 
 def forge_processed(row: Attribution) -> None:

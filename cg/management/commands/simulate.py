@@ -15,6 +15,7 @@ from cg.pipeline import run_until_idle
 from energy.ingestion import Push, Sample, pogg_sign, pushes_store
 from energy.models import Customer, Report, Source
 from energy.services import customer_create, source_create
+from recs.models import Rec
 
 DEMO_CUSTOMER = "Demo Energy"
 # (external id, name, capacity W): the big array makes hours of more than 1 MWh.
@@ -64,7 +65,8 @@ class Command(BaseCommand):
         self.stdout.write("running the pipeline")
         run_until_idle(progress)
         customer.refresh_from_db()
-        self.stdout.write(f"demo ready: {customer.rec_count} RECs for {DEMO_CUSTOMER}")
+        recs = Rec.objects.filter(customer=customer).count()
+        self.stdout.write(f"demo ready: {recs} RECs for {DEMO_CUSTOMER}")
         if token:
             self.stdout.write("API token of the demo customer, shown only now:")
             self.stdout.write(token)
