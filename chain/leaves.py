@@ -12,6 +12,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from django.utils import timezone
+
+from core.sql import update_by_id
+
 if TYPE_CHECKING:
     from chain.models import LedgerBlock
 
@@ -65,3 +69,15 @@ def kind(name: str) -> LeafKind:
 
 def find(name: str) -> LeafKind | None:
     return _KINDS.get(name)
+
+
+def mark_rows_sent(table: str, block: "LedgerBlock", state: str) -> None:
+    """For a kind whose rows carry ``hash``, ``ledger_block_id``, ``state`` and
+    ``state_changed``: one pass gives each row its leaf and block, and ``state``."""
+    now = timezone.now()
+    update_by_id(
+        table,
+        {"hash": "varchar", "ledger_block_id": "bigint"},
+        [(pk, leaf.hex(), block.pk) for pk, leaf in block.leaf_list()],
+        also={"state": state, "state_changed": now, "modified": now},
+    )

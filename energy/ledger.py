@@ -17,9 +17,8 @@ from django.db.models.functions import Cast, Extract
 from django.utils import timezone
 
 from chain.hashing import attribution_leaf
-from chain.leaves import Batch
+from chain.leaves import Batch, mark_rows_sent
 from chain.models import LedgerBlock
-from core.sql import update_by_id
 from energy.daily import daily_refresh
 from energy.models import Attribution, Source, State
 
@@ -89,14 +88,7 @@ class AttributionLeaves:
         return batch_of(rows) if rows else None
 
     def mark_sent(self, block: LedgerBlock) -> None:
-        # One pass over the rows: hash, block and state together.
-        now = timezone.now()
-        update_by_id(
-            "energy_attribution",
-            {"hash": "varchar", "ledger_block_id": "bigint"},
-            [(pk, leaf.hex(), block.pk) for pk, leaf in block.leaf_list()],
-            also={"state": State.PENDING, "state_changed": now, "modified": now},
-        )
+        mark_rows_sent("energy_attribution", block, State.PENDING)
         _refresh_days(block)
 
     def mark_confirmed(self, block: LedgerBlock, number: int, chain_hash: str) -> None:

@@ -11,9 +11,8 @@ from collections.abc import Iterator
 from django.utils import timezone
 
 from chain.hashing import rec_leaf
-from chain.leaves import Batch
+from chain.leaves import Batch, mark_rows_sent
 from chain.models import LedgerBlock
-from core.sql import update_by_id
 from energy.models import Attribution, State
 from recs.models import Rec
 
@@ -52,13 +51,7 @@ class RecLeaves:
         )
 
     def mark_sent(self, block: LedgerBlock) -> None:
-        now = timezone.now()
-        update_by_id(
-            "recs_rec",
-            {"hash": "varchar", "ledger_block_id": "bigint"},
-            [(pk, leaf.hex(), block.pk) for pk, leaf in block.leaf_list()],
-            also={"state": State.PENDING, "state_changed": now, "modified": now},
-        )
+        mark_rows_sent("recs_rec", block, State.PENDING)
 
     def mark_confirmed(self, block: LedgerBlock, number: int, chain_hash: str) -> None:
         now = timezone.now()

@@ -38,6 +38,16 @@ def report(miner, samples, call_id=1) -> dict:
     return post(Client(), call("tx_reportMinerPoGG", miner.report(samples), call_id)).json()
 
 
+def signed(miner, data_list: list[str]) -> dict:
+    """Report params of raw ``dataList`` items, signed by the miner as they stand."""
+    return {
+        "version": 1,
+        "address": miner.address,
+        "dataList": data_list,
+        "signature": pogg_sign(miner.key, 1, miner.address, data_list),
+    }
+
+
 def error_code(answer: dict) -> int | None:
     return answer.get("error", {}).get("code")
 
@@ -135,14 +145,7 @@ class TestMinerReports:
         ],
     )
     def test_malformed_samples_are_12207(self, miner, data_list, caplog):
-        params = {
-            "version": 1,
-            "address": miner.address,
-            "dataList": data_list,
-            "signature": pogg_sign(miner.key, 1, miner.address, data_list),
-        }
-
-        answer = post(Client(), call("tx_reportMinerPoGG", params)).json()
+        answer = post(Client(), call("tx_reportMinerPoGG", signed(miner, data_list))).json()
 
         assert error_code(answer) == 12207
         assert stored() == []
@@ -154,14 +157,8 @@ class TestMinerReports:
     @given(samples=st.lists(st.binary(min_size=19, max_size=19), min_size=1, max_size=3))
     def test_any_sample_bytes_get_a_typed_answer_never_an_internal_error(self, miner, samples):
         data_list = ["01" + raw.hex() for raw in samples]
-        params = {
-            "version": 1,
-            "address": miner.address,
-            "dataList": data_list,
-            "signature": pogg_sign(miner.key, 1, miner.address, data_list),
-        }
 
-        answer = post(Client(), call("tx_reportMinerPoGG", params)).json()
+        answer = post(Client(), call("tx_reportMinerPoGG", signed(miner, data_list))).json()
 
         assert answer.get("result") == "200" or error_code(answer) == 12207
 
