@@ -52,12 +52,16 @@ test: $(VENV)/.installed-test node_modules/.installed
 		WEB3_PROVIDER_URI=eth-tester:// \
 		$(BIN)/pytest -m "not postgres" $(PYTEST_ARGS)
 
+# `make bench BENCH_SOURCES=10000` runs anchoring and issuance at 10M attributions
+# (10,000 sources x 1,000 hours) instead of 1M.
+BENCH_SOURCES ?= 1000
+
 bench: $(VENV)/.installed-test node_modules/.installed
 	@$(BENCH_ENV) $(BIN)/python -m cg.preflight
 	$(BENCH_ENV) $(BIN)/python bench/read_api.py
 	$(BENCH_ENV) $(BIN)/python bench/ingest.py
-	$(BENCH_ENV) $(BIN)/python bench/anchor.py
-	$(BENCH_ENV) $(BIN)/python bench/issue.py
+	$(BENCH_ENV) $(BIN)/python bench/anchor.py --sources $(BENCH_SOURCES)
+	$(BENCH_ENV) $(BIN)/python bench/issue.py --sources $(BENCH_SOURCES)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
