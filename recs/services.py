@@ -72,7 +72,7 @@ def _issue(source_ids: Sequence[int], *, sql: bool) -> int:
     """``recs_issue`` with the set-based body (``sql``, PostgreSQL only) or the plain
     Python one, which runs anywhere: a test runs both on the same rows."""
     with transaction.atomic():
-        known = Source.objects.filter(pk__in=source_ids).values_list("pk", flat=True)
+        known = Source.objects.filter(pk__in=source_ids).order_by("pk").values_list("pk", flat=True)
         Issuance.objects.bulk_create(
             [Issuance(source_id=pk) for pk in known], ignore_conflicts=True
         )
@@ -98,8 +98,10 @@ def recs_issue_all() -> int:
 def _locked_customers(customer_ids) -> dict[int, int]:
     """Lock the numbering rows (customer id order) of the customers whose RECs are
     numbered now; their REC counts."""
+    # In id order, as the locks below: two issuers creating the same customers' rows
+    # wait on each other in one order, never in a circle.
     Numbering.objects.bulk_create(
-        [Numbering(customer_id=pk) for pk in customer_ids], ignore_conflicts=True
+        [Numbering(customer_id=pk) for pk in sorted(customer_ids)], ignore_conflicts=True
     )
     rows = (
         Numbering.objects.select_for_update()
