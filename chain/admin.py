@@ -7,7 +7,7 @@ from core.admin import ReadOnlyAdmin
 @admin.register(LedgerBlock)
 class LedgerBlockAdmin(ReadOnlyAdmin):
     list_display = [
-        "height",
+        "ledger_height",
         "status",
         "count",
         "nonce",
@@ -18,7 +18,7 @@ class LedgerBlockAdmin(ReadOnlyAdmin):
         "confirmed_at",
     ]
     list_filter = ["status", "sealed_at"]
-    search_fields = ["=height", "root", "hash", "tx_hash"]
+    search_fields = ["=ledger_height", "root", "hash", "tx_hash"]
     exclude = ["leaves", "leaf_ids", "raw_tx"]
 
     def get_queryset(self, request):

@@ -47,7 +47,7 @@ def _scan_start(w3) -> int:
     """
     first = (
         LedgerBlock.objects.exclude(status=LedgerBlock.Status.SEALED)
-        .filter(height=1)
+        .filter(ledger_height=1)
         .only("status", "tx_hash", "chain_block_number")
         .first()
     )
@@ -66,36 +66,36 @@ def ledger_problems() -> Iterator[str]:
     previous = GENESIS
     expected_height = 1
     unsent = LedgerBlock.objects.exclude(status=LedgerBlock.Status.SEALED)
-    anchored = set(unsent.values_list("height", flat=True))
+    anchored = set(unsent.values_list("ledger_height", flat=True))
     events = _anchored_events() if anchored else {}
     if events is None:
         yield "chain: no Anchor contract is known on this chain; no block can be checked"
         events = {}
-    for block in LedgerBlock.objects.order_by("height").iterator():
-        if block.height != expected_height:
-            yield f"block {block.height}: expected height {expected_height}"
-        expected_height = block.height + 1
+    for block in LedgerBlock.objects.order_by("ledger_height").iterator():
+        height = block.ledger_height
+        if height != expected_height:
+            yield f"block {height}: expected height {expected_height}"
+        expected_height = height + 1
         found = []
         if (kind := leaves.find(block.kind)) is None:
-            yield f"block {block.height}: unknown kind of leaf {block.kind!r}"
-            continue
-        for problem, leaf in kind.check(block):
+            yield f"block {height}: unknown kind of leaf {block.kind!r}"
+        for problem, leaf in kind.check(block) if kind else ():
             if problem:
                 yield problem
             found.append(leaf)
         if len(found) != block.count:
-            yield f"block {block.height}: {len(found)} leaves, sealed with {block.count}"
+            yield f"block {height}: {len(found)} leaves, sealed with {block.count}"
         root = merkle_root(found) if found else b""
         if root.hex() != block.root:
-            yield f"block {block.height}: its leaves give root {root.hex()}, not {block.root}"
+            yield f"block {height}: its leaves give root {root.hex()}, not {block.root}"
         if block.previous_hash != previous.hex():
-            yield f"block {block.height}: previous hash does not match block {block.height - 1}"
-        computed = block_hash(previous, block.height, bytes.fromhex(block.root), block.count)
+            yield f"block {height}: previous hash does not match block {height - 1}"
+        computed = block_hash(previous, height, bytes.fromhex(block.root), block.count)
         if computed.hex() != block.hash:
-            yield f"block {block.height}: block hash {block.hash} should be {computed.hex()}"
+            yield f"block {height}: block hash {block.hash} should be {computed.hex()}"
         previous = bytes.fromhex(block.hash)
-        if block.height in anchored:
-            yield from _check_anchor(block, events.pop(block.height, None))
+        if height in anchored:
+            yield from _check_anchor(block, events.pop(height, None))
     for height in sorted(events):
         yield f"chain: height {height} is anchored on chain but not in the ledger"
     for kind in leaves.kinds():
@@ -105,13 +105,13 @@ def ledger_problems() -> Iterator[str]:
 def _check_anchor(block: LedgerBlock, event: dict | None) -> Iterator[str]:
     if event is None:
         if block.status == LedgerBlock.Status.CONFIRMED:
-            yield f"block {block.height}: confirmed, but no Anchored event on chain"
+            yield f"block {block.ledger_height}: confirmed, but no Anchored event on chain"
         return
     for field, ours in (("root", block.root), ("hash", block.hash), ("count", block.count)):
         if event[field] != ours:
-            yield f"block {block.height}: chain has {field} {event[field]}, ledger {ours}"
+            yield f"block {block.ledger_height}: chain has {field} {event[field]}, ledger {ours}"
     if block.status == LedgerBlock.Status.CONFIRMED and (
         event["chain_block_number"] != block.chain_block_number
         or event["chain_block_hash"] != block.chain_block_hash
     ):
-        yield f"block {block.height}: anchored in chain block {event['chain_block_number']}"
+        yield f"block {block.ledger_height}: anchored in chain block {event['chain_block_number']}"

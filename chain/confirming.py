@@ -18,7 +18,7 @@ def blocks_confirm() -> int:
     """Confirm the sent blocks whose transaction has enough confirmations; how many."""
     confirmed = 0
     sent = LedgerBlock.objects.filter(status=Status.SENT).defer("leaves", "leaf_ids")
-    for block in sent.order_by("height"):
+    for block in sent.order_by("ledger_height"):
         try:
             confirmed += block_confirm(block)
         except NODE_DOWN as error:
@@ -40,7 +40,7 @@ def block_confirm(block: LedgerBlock) -> bool:
             LedgerBlock.objects.filter(pk=block.pk, status=Status.SENT).update(
                 status=Status.SIGNED, last_error="transaction left the chain; resending"
             )
-            log.warning("block %s: transaction %s gone", block.height, block.tx_hash)
+            log.warning("block %s: transaction %s gone", block.ledger_height, block.tx_hash)
         return False
     if receipt["status"] != 1:
         backoff(block, f"transaction {block.tx_hash} reverted", status=Status.SEALED)

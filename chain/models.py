@@ -21,7 +21,9 @@ class LedgerBlock(models.Model):
         SENT = "sent"
         CONFIRMED = "confirmed"
 
-    height = models.BigIntegerField(unique=True)
+    # Its position in the ledger's hash chain, from 1: what the Anchor contract calls
+    # its height. (A row's ``height`` on the wire is the chain block number.)
+    ledger_height = models.BigIntegerField(unique=True)
     # Which registered kind of leaf (``chain.leaves``) it holds, e.g. the energy
     # app's "attributions": the ids in ``leaf_ids`` are rows of that kind.
     kind = models.CharField(max_length=32)
@@ -57,10 +59,11 @@ class LedgerBlock(models.Model):
     confirmed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["height"]
+        ordering = ["ledger_height"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(height__gt=0, count__gt=0), name="%(app_label)s_%(class)s_positive"
+                condition=Q(ledger_height__gt=0, count__gt=0),
+                name="%(app_label)s_%(class)s_positive",
             ),
             models.CheckConstraint(
                 condition=Q(status__in=["sealed", "signed", "sent", "confirmed"]),
@@ -84,14 +87,14 @@ class LedgerBlock(models.Model):
         indexes = [
             # Serves the sender, the confirmer and the sealer's cursor: unfinished blocks.
             models.Index(
-                fields=["status", "height"],
+                fields=["status", "ledger_height"],
                 name="chain_block_unfinished",
                 condition=~Q(status="confirmed"),
             ),
         ]
 
     def __str__(self) -> str:
-        return f"block {self.height} ({self.status})"
+        return f"block {self.ledger_height} ({self.status})"
 
     def leaf_list(self) -> list[tuple[int, bytes]]:
         """(row id, leaf) in tree order."""

@@ -27,7 +27,7 @@ def blocks_seal(*, limit: int | None = None) -> int:
         for kind in leaves.kinds():
             after = (
                 LedgerBlock.objects.filter(rows_marked=False, kind=kind.name)
-                .order_by("-height")
+                .order_by("-ledger_height")
                 .only("last_leaf_time", "last_leaf_id")
                 .first()
             )
@@ -40,12 +40,12 @@ def blocks_seal(*, limit: int | None = None) -> int:
 def new_block(kind: str, batch: leaves.Batch) -> LedgerBlock:
     """The next ledger block, holding ``batch``; call it inside a transaction."""
     root = merkle_root(batch.leaves)
-    last = LedgerBlock.objects.order_by("-height").only("height", "hash").first()
-    height = last.height + 1 if last else 1
+    last = LedgerBlock.objects.order_by("-ledger_height").only("ledger_height", "hash").first()
+    height = last.ledger_height + 1 if last else 1
     previous = bytes.fromhex(last.hash) if last else GENESIS
     return LedgerBlock.objects.create(
         kind=kind,
-        height=height,
+        ledger_height=height,
         previous_hash=previous.hex(),
         root=root.hex(),
         hash=block_hash(previous, height, root, len(batch.leaves)).hex(),

@@ -14,7 +14,7 @@ def leaf_proof(*, block: LedgerBlock, leaf_id: int) -> dict:
         "leaf": "0x" + leaves[index][1].hex(),
         "proof": ["0x" + node.hex() for node in merkle_proof(levels, index)],
         "root": "0x" + block.root,
-        "ledger_height": block.height,
+        "ledger_height": block.ledger_height,
         "ledger_block_hash": "0x" + block.hash,
         "previous_block_hash": "0x" + block.previous_hash,
         "leaf_count": block.count,

@@ -36,7 +36,7 @@ def backoff(block: LedgerBlock, error: str, status: str | None = None) -> None:
         last_error=error[:2000],
         **({"status": status, "nonce": None} if status == Status.SEALED else {}),
     )
-    log.warning("block %s: %s; retrying in %s s", block.height, error, seconds)
+    log.warning("block %s: %s; retrying in %s s", block.ledger_height, error, seconds)
 
 
 def _fees(w3) -> dict:
@@ -61,7 +61,12 @@ def _sign(block: LedgerBlock) -> LedgerBlock:
         nonce = max(node_next, ours_next)
         data = contract.encode_abi(
             "anchor",
-            args=[block.height, bytes.fromhex(block.root), bytes.fromhex(block.hash), block.count],
+            args=[
+                block.ledger_height,
+                bytes.fromhex(block.root),
+                bytes.fromhex(block.hash),
+                block.count,
+            ],
         )
         tx = {
             "chainId": chain_id,
@@ -101,7 +106,7 @@ def _mark_sent(block: LedgerBlock) -> None:
 def _next_to_send() -> LedgerBlock | None:
     now = timezone.now()
     waiting = LedgerBlock.objects.filter(status__in=[Status.SEALED, Status.SIGNED]).order_by(
-        "height"
+        "ledger_height"
     )
     block = waiting.first()
     if block is None or (block.next_attempt_at and block.next_attempt_at > now):

@@ -118,7 +118,7 @@ class AttributionLeaves:
         for pk, leaf in sealed:
             row = rows.get(pk)
             if row is None:
-                yield f"block {block.height}: attribution {pk} is gone", leaf
+                yield f"block {block.ledger_height}: attribution {pk} is gone", leaf
                 continue
             content = (clients[row.source_id], row.external_id, row.effective_time, row.value)
             if attribution_leaf(*content) != leaf:
@@ -127,7 +127,10 @@ class AttributionLeaves:
                     leaf,
                 )
             elif block.rows_marked and (row.hash != leaf.hex() or row.ledger_block_id != block.pk):
-                yield f"attribution {pk}: its hash or block is not block {block.height}'s", leaf
+                yield (
+                    f"attribution {pk}: its hash or block is not block {block.ledger_height}'s",
+                    leaf,
+                )
             else:
                 yield None, leaf
 

@@ -66,11 +66,11 @@ class RecLeaves:
         for pk, leaf in sealed:
             rec = recs.get(pk)
             if rec is None:
-                yield f"block {block.height}: REC {pk} is gone", leaf
+                yield f"block {block.ledger_height}: REC {pk} is gone", leaf
             elif rec_leaf(rec.source.client_id, members[pk]) != leaf:
                 yield f"REC {pk}: its transactions no longer hash to its leaf {leaf.hex()}", leaf
             elif block.rows_marked and (rec.hash != leaf.hex() or rec.ledger_block_id != block.pk):
-                yield f"REC {pk}: its hash or block is not block {block.height}'s", leaf
+                yield f"REC {pk}: its hash or block is not block {block.ledger_height}'s", leaf
             else:
                 yield None, leaf
 

@@ -93,7 +93,7 @@ def _send_and_confirm(blocks: list[LedgerBlock], confirm: bool) -> None:
         for block in blocks:
             block = LedgerBlock.objects.get(pk=block.pk)
             if block.status != LedgerBlock.Status.CONFIRMED:
-                assert block_confirm(block), f"block {block.height} did not confirm"
+                assert block_confirm(block), f"block {block.ledger_height} did not confirm"
 
 
 def _seal_and_anchor(attributions: list[Attribution], confirm: bool) -> None:

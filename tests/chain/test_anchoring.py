@@ -40,13 +40,13 @@ def test_new_generation_is_sealed_oldest_first_into_merkle_rooted_blocks(chain, 
     assert blocks_seal() == 1
     assert blocks_seal() == 0
 
-    first, second = LedgerBlock.objects.order_by("height")
+    first, second = LedgerBlock.objects.order_by("ledger_height")
     leaves = [
         attribution_leaf(source.client_id, a.external_id, a.effective_time, a.value)
         for a in rows[:3]
     ]
     assert first.root == merkle_root(leaves).hex() and first.count == 3
-    assert second.previous_hash == first.hash and second.height == 2
+    assert second.previous_hash == first.hash and second.ledger_height == 2
     assert first.leaf_list() == [(a.pk, leaf) for a, leaf in zip(rows[:3], leaves, strict=True)]
     # Sealing writes nothing to the rows: they get hash and block when it is sent.
     assert states() == ["New"] * 5
