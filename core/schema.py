@@ -1,9 +1,10 @@
 """What every read endpoint shares in its OpenAPI description: paging and errors."""
 
+from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
-from core.paging import MAX_PAGE
+from core.paging import DEFAULT_PER_PAGE, MAX_PAGE
 
 PAGE_PARAMETERS = [
     OpenApiParameter(
@@ -14,9 +15,9 @@ PAGE_PARAMETERS = [
     ),
     OpenApiParameter(
         "per_page",
-        {"type": "integer", "minimum": 1, "maximum": 1000},
+        {"type": "integer", "minimum": 1, "maximum": settings.API_MAX_PER_PAGE},
         description="records per page, 1 to API_MAX_PER_PAGE (1000 unless configured)",
-        default=25,
+        default=DEFAULT_PER_PAGE,
     ),
 ]
 
