@@ -66,13 +66,13 @@ def load_meters(name: str, sources: int, hours: int, value, *, processed: bool) 
     )
     with transaction.atomic(), connection.cursor() as cursor:
         with cursor.copy(
-            "COPY energy_attribution (source_id, kind, seq, external_id, effective_time, value,"
+            "COPY energy_attribution (source_id, seq, external_id, effective_time, value,"
             " state, state_changed, hash, height, block_id, created, modified) FROM STDIN"
         ) as copy:
             for source in made:
                 for h in range(hours):
                     copy.write_row(
-                        (source.pk, "metered", h + 1, f"{source.pk}-{h}",
+                        (source.pk, h + 1, f"{source.pk}-{h}",
                          start + dt.timedelta(hours=h), value(source.pk, h), *anchored, now, now)
                     )  # fmt: skip
         days = {(start + dt.timedelta(hours=h)).date() for h in range(hours)}

@@ -57,8 +57,7 @@ def main() -> None:
     args = parser.parse_args()
 
     fresh_django()
-    from energy.models import Attribution
-    from recs.models import Rec
+    from recs.models import Rec, Remainder, Span
     from recs.services import recs_issue_all
 
     t0 = time.perf_counter()
@@ -78,14 +77,15 @@ def main() -> None:
     issued = recs_issue_all()
     issue = time.perf_counter() - t0
     assert issued == Rec.objects.count()
-    openers = Attribution.objects.filter(kind="remainder").count()
+    openers = Remainder.objects.count()
+    spans = Span.objects.count()
     recs_alone = recs_written_alone()
 
     print()
     print(f"{'step':<58} {'seconds':>8}")
     print("-" * 68)
     print(f"{'bare window scan: sum(value) over (partition by source ...)':<58} {scan:>8.2f}")
-    label = f"issuance: {issued:,} RECs, {openers:,} remainder transactions"
+    label = f"issuance: {issued:,} RECs, {spans:,} spans, {openers:,} remainders"
     print(f"{label:<58} {issue:>8.2f}")
     print(f"{'writing its RECs alone, for scale (a copy, rolled back)':<58} {recs_alone:>8.2f}")
     print("-" * 68)

@@ -61,7 +61,7 @@ def load(count: int, per_rec: int) -> tuple[str, object]:
 
         t0 = time.perf_counter()
         with cursor.copy(
-            "COPY energy_attribution (source_id, kind, seq, external_id, effective_time, value,"
+            "COPY energy_attribution (source_id, seq, external_id, effective_time, value,"
             " state, state_changed, hash, height, block_id, carbon_offset, created, modified)"
             " FROM STDIN"
         ) as copy:
@@ -71,7 +71,6 @@ def load(count: int, per_rec: int) -> tuple[str, object]:
                 copy.write_row(
                     (
                         source.pk,
-                        "metered",
                         i + 1,
                         f"tx-{i}",
                         start + dt.timedelta(hours=i),
@@ -87,10 +86,11 @@ def load(count: int, per_rec: int) -> tuple[str, object]:
                     )
                 )
         cursor.execute(
-            "INSERT INTO recs_link (attribution_id, rec_id, remainder, created)"
-            " SELECT id, %s + (seq - 1) / %s, 0, %s FROM energy_attribution"
-            " WHERE source_id = %s AND seq <= %s",
-            [first_rec, per_rec, now, source.pk, in_recs],
+            # Each REC one span of per_rec transactions, filled exactly.
+            "INSERT INTO recs_span (rec_id, source_id, seq_first, seq_last, remainder, created)"
+            " SELECT %s + k, %s, k * %s + 1, (k + 1) * %s, 0, %s"
+            " FROM generate_series(0, %s / %s - 1) AS k",
+            [first_rec, source.pk, per_rec, per_rec, now, in_recs, per_rec],
         )
         copy_seconds = time.perf_counter() - t0
         t0 = time.perf_counter()

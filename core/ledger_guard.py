@@ -44,7 +44,7 @@ def guard(table: str, frozen_columns: list[str], *, replace: bool = False) -> mi
         CREATE TRIGGER {function} BEFORE UPDATE OF {", ".join(frozen_columns)} OR DELETE
             ON {table} FOR EACH ROW EXECUTE FUNCTION {function}();
     """
-    drop = f"DROP TRIGGER {function} ON {table}; DROP FUNCTION {function}();"
+    drop = f"DROP TRIGGER IF EXISTS {function} ON {table}; DROP FUNCTION IF EXISTS {function}();"
 
     def forward(apps, schema_editor):
         if schema_editor.connection.vendor == "postgresql":

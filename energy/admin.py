@@ -1,10 +1,12 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
 from core.admin import ReadOnlyAdmin
 from core.units import mwh_text
+from energy import certificates
 from energy.models import (
     ApiToken,
     Attribution,
@@ -214,12 +216,19 @@ def _new_source_clean(form) -> dict:
     return data
 
 
+class HeldChangeList(ChangeList):
+    """The page's attributions with their RECs, looked up once for the page."""
+
+    def get_results(self, request) -> None:
+        super().get_results(request)
+        certificates.attach(list(self.result_list))
+
+
 @admin.register(Attribution)
 class AttributionAdmin(ReadOnlyAdmin):
     list_display = [
         "id",
         "source",
-        "kind",
         "effective_time",
         "value_mwh",
         "state",
@@ -227,11 +236,14 @@ class AttributionAdmin(ReadOnlyAdmin):
         "remainder_mwh",
         "height",
     ]
-    list_filter = ["state", "kind", ("link", admin.EmptyFieldListFilter), "effective_time"]
+    list_filter = ["state", "effective_time"]
     date_hierarchy = "effective_time"
     search_fields = ["external_id", "hash", "source__external_id", "source__name"]
-    list_select_related = ["source", "link__rec"]
+    list_select_related = ["source"]
     show_full_result_count = False  # a count of millions of rows on every page load
+
+    def get_changelist(self, request, **kwargs):
+        return HeldChangeList
 
     @admin.display(description="MWh", ordering="value")
     def value_mwh(self, obj: Attribution) -> str:
@@ -244,11 +256,11 @@ class AttributionAdmin(ReadOnlyAdmin):
 
 @admin.register(DailyAggregate)
 class DailyAggregateAdmin(ReadOnlyAdmin):
-    list_display = ["source", "day", "state", "rec", "number", "value_mwh"]
+    list_display = ["source", "day", "state", "rec_id", "number", "value_mwh"]
     list_filter = ["state", "day"]
     date_hierarchy = "day"
     search_fields = ["source__external_id", "source__name"]
-    list_select_related = ["source", "rec"]
+    list_select_related = ["source"]
 
     @admin.display(description="MWh")
     def value_mwh(self, obj: DailyAggregate) -> str:

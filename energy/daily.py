@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from django.db import connection, transaction
 
 from core.sql import insert_rows, update_by_id
+from energy import certificates
 from energy.models import DailyAggregate, Source, State
 
 _CHUNK = 2000
@@ -81,6 +82,7 @@ def _day_range(alias: str) -> str:
 def _aggregate(pairs: list[tuple[int, dt.date]]) -> dict[int, list[tuple]]:
     """Fresh (day, state, rec_id, number, value) rows of the touched days, per source."""
     cte, params = _pairs_cte(pairs)
+    rec_id = certificates.rec_id_sql("a")
     if connection.vendor == "postgresql":
         # Per touched day, a range scan of the (source, effective_time) index: a
         # plain join may hash on the source and filter all its rows for each day.
@@ -88,20 +90,19 @@ def _aggregate(pairs: list[tuple[int, dt.date]]) -> dict[int, list[tuple]]:
             WITH {cte}
             SELECT t.source_id, t.day, g.state, g.rec_id, g.number, g.value
             FROM t CROSS JOIN LATERAL (
-                SELECT a.state, l.rec_id, COUNT(*) AS number, SUM(a.value)::bigint AS value
-                FROM energy_attribution a LEFT JOIN recs_link l ON l.attribution_id = a.id
-                WHERE a.source_id = t.source_id AND a.kind = 'metered' AND {_day_range("t")}
-                GROUP BY a.state, l.rec_id
+                SELECT a.state, {rec_id} AS rec_id, COUNT(*) AS number,
+                       SUM(a.value)::bigint AS value
+                FROM energy_attribution a
+                WHERE a.source_id = t.source_id AND {_day_range("t")}
+                GROUP BY 1, 2
             ) AS g
         """
     else:  # SQLite joins by nested loops over the index anyway
         sql = f"""
             WITH {cte}
-            SELECT t.source_id, t.day, a.state, l.rec_id, COUNT(*), SUM(a.value)
-            FROM t JOIN energy_attribution a
-                 ON a.source_id = t.source_id AND a.kind = 'metered' AND {_day_range("t")}
-            LEFT JOIN recs_link l ON l.attribution_id = a.id
-            GROUP BY t.source_id, t.day, a.state, l.rec_id
+            SELECT t.source_id, t.day, a.state, {rec_id} AS rec_id, COUNT(*), SUM(a.value)
+            FROM t JOIN energy_attribution a ON a.source_id = t.source_id AND {_day_range("t")}
+            GROUP BY 1, 2, 3, 4
         """
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

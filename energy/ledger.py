@@ -27,9 +27,7 @@ KIND = "attributions"
 
 def _unsealed(after: LedgerBlock | None):
     """Generation not yet in a block, oldest first; past ``after`` when given."""
-    rows = Attribution.objects.filter(
-        ledger_block__isnull=True, kind=Attribution.Kind.METERED, value__gte=0
-    )
+    rows = Attribution.objects.filter(ledger_block__isnull=True, value__gte=0)
     if after is not None:
         when, pk = after.last_leaf_time, after.last_leaf_id
         # The redundant >= bound is what the index can seek on.
@@ -135,8 +133,6 @@ class AttributionLeaves:
                 yield None, leaf
 
     def problems(self) -> Iterator[str]:
-        loose = Attribution.objects.filter(ledger_block__isnull=True, kind="metered").exclude(
-            state=State.NEW
-        )
+        loose = Attribution.objects.filter(ledger_block__isnull=True).exclude(state=State.NEW)
         for pk in loose.values_list("pk", flat=True)[:100]:
             yield f"attribution {pk}: moved past New without a ledger block"

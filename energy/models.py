@@ -8,10 +8,11 @@ delete them or to rewrite what they assert (see migration 0002).
 
 import datetime as dt
 
-from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Trunc
+from django.utils.functional import cached_property
 
 HEX32 = r"^0x[0-9a-f]{64}$"
 ADDRESS = r"^0x[0-9a-f]{40}$"
@@ -251,32 +252,19 @@ class Source(models.Model):
 class Attribution(models.Model):
     """An energy transaction: the energy of one source over one UTC hour.
 
-    ``kind`` remainder marks the service transactions that carry the energy left
-    over after a REC into the next one (spec section 5); they have
-    ``block_id`` "remainder", belong to the REC they open, and stay out of the
-    source's own list, counters and daily rows, which would otherwise count
-    that energy twice.
-
-    Which REC a transaction is in lives in ``recs.Link``, not in this row:
-    issuance then inserts narrow rows instead of rewriting a million wide
-    ones, and no index here covers a column that issuance or anchoring change.
+    Which REC holds it is the REC app's to say (``energy.certificates``): issuance
+    writes its own narrow rows instead of rewriting a million wide ones, and no
+    index here covers a column that issuance or anchoring change.
     """
-
-    class Kind(models.TextChoices):
-        METERED = "metered"
-        REMAINDER = "remainder"
-
-    REMAINDER_BLOCK_ID = "remainder"
 
     # No single-column FK indexes here: composite indexes below lead with each
     # of them, and every extra index is written on every state move.
     source = models.ForeignKey(
         Source, on_delete=models.PROTECT, related_name="attributions", db_index=False
     )
-    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.METERED)
-    # 1-based position among the source's metered attributions, in time order:
-    # a page is a range of it, whatever its depth.
-    seq = models.BigIntegerField(null=True, blank=True, editable=False)
+    # 1-based position among the source's attributions, in time order: a page is a
+    # range of it, whatever its depth; a REC holds runs of it.
+    seq = models.BigIntegerField(editable=False)
     external_id = models.CharField(max_length=128)
     effective_time = models.DateTimeField()
     value = models.BigIntegerField(help_text="mWh; negative is net consumption")
@@ -286,10 +274,6 @@ class Attribution(models.Model):
     height = models.BigIntegerField(null=True, blank=True)
     block_id = models.CharField(max_length=66, null=True, blank=True)
     carbon_offset = models.BigIntegerField(null=True, blank=True, help_text="mg CO2")
-    # For a remainder transaction: the metered transaction whose energy it carries.
-    split_from = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
-    )
     # The ledger block whose Merkle tree holds this attribution's hash.
     ledger_block = models.ForeignKey(
         "chain.LedgerBlock",
@@ -314,8 +298,7 @@ class Attribution(models.Model):
             ),
             models.UniqueConstraint(
                 fields=["source", "effective_time"],
-                condition=Q(kind="metered"),
-                name="%(app_label)s_%(class)s_one_metered_per_hour",
+                name="%(app_label)s_%(class)s_one_per_hour",
             ),
             models.CheckConstraint(
                 condition=Q(state__in=STATES), name="%(app_label)s_%(class)s_state_valid"
@@ -325,25 +308,16 @@ class Attribution(models.Model):
                 name="%(app_label)s_%(class)s_effective_time_on_the_hour",
             ),
             models.CheckConstraint(
-                condition=Q(kind="metered", seq__isnull=False, seq__gte=1, split_from__isnull=True)
-                & (Q(block_id__isnull=True) | ~Q(block_id="remainder"))
-                | Q(
-                    kind="remainder",
-                    seq__isnull=True,
-                    block_id="remainder",
-                    state="Processed",
-                    value__gt=0,
-                    split_from__isnull=False,
-                ),
-                name="%(app_label)s_%(class)s_kind_consistent",
+                # "remainder" is the block_id of REC service transactions, never a metered one's.
+                condition=Q(seq__gte=1) & (Q(block_id__isnull=True) | ~Q(block_id="remainder")),
+                name="%(app_label)s_%(class)s_metered",
             ),
             models.CheckConstraint(
                 condition=Q(hash__isnull=True) | Q(hash__regex=SHA256_HEX),
                 name="%(app_label)s_%(class)s_hash_hex",
             ),
             models.CheckConstraint(
-                condition=Q(kind="remainder")
-                | Q(state="New")
+                condition=Q(state="New")
                 | Q(state="Pending", hash__isnull=False)
                 | Q(
                     state="Processed",
@@ -360,7 +334,7 @@ class Attribution(models.Model):
             models.Index(
                 fields=["effective_time", "id"],
                 name="energy_attr_to_seal",
-                condition=Q(ledger_block__isnull=True, kind="metered", value__gte=0),
+                condition=Q(ledger_block__isnull=True, value__gte=0),
                 include=["source", "external_id", "value"],
             ),
             # Serves proofs and the state moves of a block: its leaves in order.
@@ -374,21 +348,22 @@ class Attribution(models.Model):
     def __str__(self) -> str:
         return f"{self.external_id} @ {self.effective_time:%Y-%m-%d %H:%M}"
 
-    @property
-    def rec_link(self):
-        """This transaction's ``recs.Link`` (its REC and remainder), or None."""
-        try:
-            return self.link
-        except ObjectDoesNotExist:
-            return None
+    @cached_property
+    def held(self):
+        """Its place in a REC (``energy.certificates.Held``), or None; readers of many
+        rows set it for all of them at once (``certificates.attach``)."""
+        from energy import certificates
+
+        certificates.attach([self])
+        return self.__dict__["held"]
 
     @property
     def rec(self):
-        return link.rec if (link := self.rec_link) else None
+        return held.rec if (held := self.held) else None
 
     @property
     def remainder(self) -> int:
-        return link.remainder if (link := self.rec_link) else 0
+        return held.remainder if (held := self.held) else 0
 
     @property
     def remainder_if_any(self) -> int | None:
@@ -396,9 +371,9 @@ class Attribution(models.Model):
 
     @property
     def last_modified(self) -> dt.datetime:
-        """Linking to a REC is a change of the transaction, though its row stays as it was."""
-        link = self.rec_link
-        return max(self.modified, link.created) if link else self.modified
+        """Joining a REC is a change of the transaction, though its row stays as it was."""
+        held = self.held
+        return max(self.modified, held.since) if held else self.modified
 
 
 class DailyAggregate(models.Model):
@@ -414,7 +389,8 @@ class DailyAggregate(models.Model):
     seq = models.BigIntegerField()
     day = models.DateField()
     state = models.CharField(max_length=10, choices=State.choices)
-    rec = models.ForeignKey("recs.Rec", on_delete=models.PROTECT, null=True, blank=True)
+    # The REC holding the row's transactions (the REC app's id: energy knows no REC).
+    rec_id = models.BigIntegerField(null=True, blank=True)
     number = models.BigIntegerField()
     value = models.BigIntegerField(help_text="mWh")
 
@@ -427,12 +403,12 @@ class DailyAggregate(models.Model):
             # Serves the refresh, which deletes the rows from a day onwards.
             models.UniqueConstraint(
                 fields=["source", "day", "state"],
-                condition=Q(rec__isnull=True),
+                condition=Q(rec_id__isnull=True),
                 name="%(app_label)s_%(class)s_one_unlinked_row",
             ),
             models.UniqueConstraint(
-                fields=["source", "day", "state", "rec"],
-                condition=Q(rec__isnull=False),
+                fields=["source", "day", "state", "rec_id"],
+                condition=Q(rec_id__isnull=False),
                 name="%(app_label)s_%(class)s_one_row_per_rec",
             ),
             models.CheckConstraint(

@@ -4,6 +4,7 @@ from django.db.models import Q
 
 from chain.selectors import leaf_proof
 from core.paging import Page, newest_first, path_id
+from energy import certificates
 from energy.models import Attribution, Customer, DailyAggregate, Source
 
 
@@ -36,22 +37,28 @@ def source_find(*, customer: Customer, device_id: str) -> Source:
 
 
 def attribution_page(*, source: Source, page: Page) -> tuple[int, list[Attribution]]:
-    rows = Attribution.objects.filter(source=source).select_related("link__rec")
-    return newest_first(rows, source.attribution_count, page)
+    total, rows = newest_first(
+        Attribution.objects.filter(source=source), source.attribution_count, page
+    )
+    certificates.attach(rows)
+    return total, rows
 
 
 def daily_page(*, source: Source, page: Page) -> tuple[int, list[DailyAggregate]]:
-    rows = DailyAggregate.objects.filter(source=source).select_related("rec")
-    return newest_first(rows, source.daily_count, page)
+    total, rows = newest_first(
+        DailyAggregate.objects.filter(source=source), source.daily_count, page
+    )
+    recs = certificates.recs_by_id(row.rec_id for row in rows)
+    for row in rows:
+        row.rec = recs.get(row.rec_id)
+    return total, rows
 
 
 def attribution_get(*, source: Source, attribution_id: str) -> Attribution:
-    """One of the source's transactions (service ones included); raises DoesNotExist."""
+    """One of the source's transactions; raises DoesNotExist."""
     if (pk := path_id(attribution_id)) is None:
         raise Attribution.DoesNotExist(attribution_id)
-    return Attribution.objects.select_related("ledger_block", "source", "link__rec").get(
-        pk=pk, source=source
-    )
+    return Attribution.objects.select_related("ledger_block", "source").get(pk=pk, source=source)
 
 
 def attribution_proof(*, attribution: Attribution) -> dict | None:

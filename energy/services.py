@@ -189,10 +189,10 @@ def attributions_insert(rows: Iterable[tuple]) -> None:
     now = timezone.now()
     insert_rows(
         "energy_attribution",
-        ["source_id", "kind", "seq", "external_id", "effective_time", "value", "state",
+        ["source_id", "seq", "external_id", "effective_time", "value", "state",
          "carbon_offset", "created", "modified"],
         (
-            (sid, "metered", seq, ext, when, value, State.NEW, co, now, now)
+            (sid, seq, ext, when, value, State.NEW, co, now, now)
             for sid, seq, ext, when, value, co in rows
         ),
     )  # fmt: skip

@@ -7,6 +7,9 @@ class RecsConfig(AppConfig):
 
     def ready(self) -> None:
         from chain import leaves
+        from energy import certificates
         from recs.ledger import RecLeaves
+        from recs.selectors import RecHolder
 
         leaves.register(RecLeaves())
+        certificates.register(RecHolder())

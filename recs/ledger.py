@@ -5,7 +5,6 @@ its source and, in the REC's order, the leaf of the metered transaction each
 part of its energy comes from and the mWh taken from it.
 """
 
-from collections import defaultdict
 from collections.abc import Iterator
 
 from django.utils import timezone
@@ -13,23 +12,19 @@ from django.utils import timezone
 from chain.hashing import rec_leaf
 from chain.leaves import Batch, mark_rows_sent
 from chain.models import LedgerBlock
-from energy.models import Attribution, State
+from energy.models import State
 from recs.models import Rec
+from recs.selectors import rec_members
 
 KIND = "recs"
 
 
-def rec_members(rec_ids: list[int]) -> dict[int, list[tuple[bytes, int]]]:
+def _leaf_members(rec_ids: list[int]) -> dict[int, list[tuple[bytes, int]]]:
     """Each REC's (origin leaf, mWh taken) in REC order: what its hash covers."""
-    members: dict[int, list[tuple[bytes, int]]] = defaultdict(list)
-    rows = (
-        Attribution.objects.filter(link__rec_id__in=rec_ids)
-        .order_by("link__rec_id", "-kind", "effective_time", "id")
-        .values_list("link__rec_id", "hash", "split_from__hash", "value", "link__remainder")
-    )
-    for rec_id, own, origin, value, remainder in rows:
-        members[rec_id].append((bytes.fromhex(origin or own), value - remainder))
-    return members
+    return {
+        rec_id: [(bytes.fromhex(origin), taken) for origin, taken in parts]
+        for rec_id, parts in rec_members(rec_ids).items()
+    }
 
 
 class RecLeaves:
@@ -44,10 +39,10 @@ class RecLeaves:
         rows = list(recs.order_by("id").values_list("id", "source__client_id")[:limit])
         if not rows:
             return None
-        members = rec_members([pk for pk, _ in rows])
+        members = _leaf_members([pk for pk, _ in rows])
         return Batch(
             ids=[pk for pk, _ in rows],
-            leaves=[rec_leaf(client_id, members[pk]) for pk, client_id in rows],
+            leaves=[rec_leaf(client_id, members.get(pk, [])) for pk, client_id in rows],
         )
 
     def mark_sent(self, block: LedgerBlock) -> None:
@@ -62,12 +57,12 @@ class RecLeaves:
     def check(self, block: LedgerBlock) -> Iterator[tuple[str | None, bytes]]:
         sealed = block.leaf_list()
         recs = Rec.objects.select_related("source").in_bulk([pk for pk, _ in sealed])
-        members = rec_members([pk for pk, _ in sealed])
+        members = _leaf_members([pk for pk, _ in sealed])
         for pk, leaf in sealed:
             rec = recs.get(pk)
             if rec is None:
                 yield f"block {block.ledger_height}: REC {pk} is gone", leaf
-            elif rec_leaf(rec.source.client_id, members[pk]) != leaf:
+            elif rec_leaf(rec.source.client_id, members.get(pk, [])) != leaf:
                 yield f"REC {pk}: its transactions no longer hash to its leaf {leaf.hex()}", leaf
             elif block.rows_marked and (rec.hash != leaf.hex() or rec.ledger_block_id != block.pk):
                 yield f"REC {pk}: its hash or block is not block {block.ledger_height}'s", leaf
@@ -75,6 +70,6 @@ class RecLeaves:
                 yield None, leaf
 
     def problems(self) -> Iterator[str]:
-        unlinked = Attribution.objects.filter(kind="remainder", link__isnull=True)
-        for pk in unlinked.values_list("pk", flat=True)[:100]:
-            yield f"remainder transaction {pk}: opens no REC"
+        from recs.audit import issuance_problems
+
+        yield from issuance_problems()

@@ -1,10 +1,13 @@
 """Renewable energy certificates: exactly 1 MWh of processed generation each."""
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from core.units import REC_VALUE
-from energy.models import SHA256_HEX, STATES, Attribution, State
+from energy.models import SHA256_HEX, STATES, State
+
+# The spec's block_id of the transaction that carries energy into the next REC.
+REMAINDER_BLOCK_ID = "remainder"
 
 
 class Rec(models.Model):
@@ -72,48 +75,126 @@ class Rec(models.Model):
         return f"REC {self.id}"
 
     @property
-    def transactions(self):
-        """Its transactions (``energy.Attribution``), through its links."""
-        return Attribution.objects.filter(link__rec=self)
+    def transactions(self) -> list:
+        """Its transactions in REC order: the incoming remainder first, then the metered
+        ones its spans cover (``recs.selectors.rec_transactions`` pages them)."""
+        from recs.selectors import rec_transactions
+
+        return rec_transactions(rec=self)
 
 
-class Link(models.Model):
-    """A transaction in a REC: which REC, and what of it is left for the next one.
+class Span(models.Model):
+    """A run of the source's transaction sequence in one REC: its metered transactions
+    of positive value with ``seq_first <= seq <= seq_last``.
 
-    Written once by issuance, never changed (an append-only guard). The
-    database checks each inserting statement as a whole (migration 0005): the
-    transaction and the REC exist and belong to one source, the transaction is
-    Processed generation, and the remainder is less than its value. Per-row
-    foreign keys would check and lock a million rows one by one at commit,
-    slower than the issuance itself.
+    Issuance cuts a source's energy in seq order, so a REC's transactions are
+    one run of the sequence, save where an hour became Processed late: the RECs
+    cut meanwhile skip it, and their runs are split around it. Rows of zero or
+    negative value inside a run are in no REC. The last transaction of the REC's
+    last span keeps ``remainder`` mWh for the next REC (its opening
+    ``Remainder``). Written once by issuance, never changed; the database
+    checks each inserting statement as a whole (migration 0007): spans of one
+    source never overlap, belong to their REC's source, and cover Processed
+    generation only.
     """
 
-    attribution = models.OneToOneField(
-        "energy.Attribution",
+    # Checked by the statement trigger (migration 0007), not per row at commit.
+    rec = models.ForeignKey(
+        Rec, on_delete=models.PROTECT, related_name="spans", db_index=False, db_constraint=False
+    )
+    source = models.ForeignKey(
+        "energy.Source",
         on_delete=models.PROTECT,
-        primary_key=True,
-        related_name="link",
+        related_name="+",
+        db_index=False,
         db_constraint=False,
     )
-    rec = models.ForeignKey(
-        Rec, on_delete=models.PROTECT, related_name="links", db_constraint=False
-    )
+    seq_first = models.BigIntegerField()
+    seq_last = models.BigIntegerField()
     remainder = models.BigIntegerField(default=0, help_text="mWh carried to the next REC")
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         indexes = [
             # Serves the transactions of a REC (/recs/{id}, its hash, the audit).
-            models.Index(fields=["rec"], name="recs_link_rec"),
+            models.Index(fields=["rec"], name="recs_span_rec"),
+            # Serves "which span holds seq s": the first span of the source ending at
+            # or after s; and the cut, which reads the spans ending past its start.
+            models.Index(fields=["source", "seq_last"], name="recs_span_source_seq_last"),
         ]
         constraints = [
+            models.CheckConstraint(
+                condition=Q(seq_first__gte=1, seq_last__gte=F("seq_first")),
+                name="%(app_label)s_%(class)s_seq_run",
+            ),
             models.CheckConstraint(
                 condition=Q(remainder__gte=0), name="%(app_label)s_%(class)s_remainder_gte_0"
             ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.attribution_id} in REC {self.rec_id}"
+        return f"seq {self.seq_first}..{self.seq_last} of {self.source_id} in REC {self.rec_id}"
+
+
+class Remainder(models.Model):
+    """The energy a REC opens with, split off the transaction that crossed into it: the
+    spec's "remainder" transaction (``block_id`` "remainder"), issuance's own row.
+
+    ``remainder`` is what it passes on when it fills its REC alone (a transaction
+    of several MWh). Its id is its own, not an attribution's: on the wire it is
+    told apart by its ``block_id``.
+    """
+
+    kind = "remainder"
+    block_id = REMAINDER_BLOCK_ID
+    state = State.PROCESSED
+    hash = height = carbon_offset = state_changed = None
+
+    # Checked by the statement trigger (migration 0007), not per row at commit.
+    rec = models.OneToOneField(
+        Rec, on_delete=models.PROTECT, related_name="opener", db_constraint=False
+    )
+    source = models.ForeignKey(
+        "energy.Source",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
+    split_from = models.ForeignKey(
+        "energy.Attribution",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
+    # The split transaction's hour, kept here so a REC's transactions read in one pass.
+    effective_time = models.DateTimeField()
+    value = models.BigIntegerField(help_text="mWh")
+    remainder = models.BigIntegerField(default=0, help_text="mWh carried to the next REC")
+    external_id = models.CharField(max_length=128)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(value__gt=0, remainder__gte=0, remainder__lt=F("value")),
+                name="%(app_label)s_%(class)s_value_positive_remainder_below",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.value} mWh of {self.split_from_id} opening REC {self.rec_id}"
+
+    @property
+    def modified(self):
+        return self.created
+
+    last_modified = modified
+
+    @property
+    def remainder_if_any(self) -> int | None:
+        return self.remainder or None
 
 
 class Issuance(models.Model):

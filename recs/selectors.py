@@ -1,8 +1,16 @@
-"""Reads behind the REC endpoints."""
+"""Reads behind the REC endpoints, and the answer to energy's "which REC holds it"."""
+
+import bisect
+from collections import defaultdict
+from collections.abc import Iterable
+
+from django.db import connection
+from django.db.models import Q
 
 from core.paging import Page, newest_first, path_id
+from energy.certificates import Held
 from energy.models import Attribution, Customer
-from recs.models import Numbering, Rec
+from recs.models import Numbering, Rec, Remainder, Span
 
 
 def rec_list(*, customer: Customer, page: Page) -> tuple[int, list[Rec]]:
@@ -15,12 +23,111 @@ def rec_get(*, customer: Customer, rec_id: str) -> Rec:
     """Raises Rec.DoesNotExist, for another customer's REC too."""
     if (pk := path_id(rec_id)) is None:
         raise Rec.DoesNotExist(rec_id)
-    return Rec.objects.get(pk=pk, customer=customer)
+    return Rec.objects.select_related("opener").get(pk=pk, customer=customer)
 
 
-def rec_transactions(*, rec: Rec, page: Page) -> list[Attribution]:
-    """The REC's transactions in time order, the incoming remainder transaction first."""
-    # A REC holds at most 1 MWh of transactions: a short list, so OFFSET is fine.
-    # "remainder" sorts after "metered", so -kind puts the incoming one first.
-    rows = rec.transactions.select_related("link").order_by("-kind", "effective_time", "id")
-    return list(rows[page.offset : page.offset + page.size])
+def _covered(spans: list[Span]) -> Q:
+    """The positive transactions of the spans' source with a seq in one of them."""
+    runs = Q()
+    for span in spans:
+        runs |= Q(seq__range=(span.seq_first, span.seq_last))
+    return Q(value__gt=0) & runs
+
+
+def rec_transactions(*, rec: Rec, page: Page | None = None) -> list:
+    """The REC's transactions in REC order: its opening ``Remainder``, then the metered
+    ones (``energy.Attribution``, each with its place in the REC) in time order."""
+    try:
+        opener = rec.opener  # read with the REC by rec_get
+    except Remainder.DoesNotExist:
+        opener = None
+    spans = list(Span.objects.filter(rec=rec).order_by("seq_first"))
+    start, size = (page.offset, page.size) if page else (0, None)
+    rows: list = []
+    if opener is not None:
+        if start == 0:
+            rows.append(opener)
+            size = None if size is None else size - 1
+        else:
+            start -= 1
+    if spans and size != 0:
+        members = Attribution.objects.filter(_covered(spans), source_id=rec.source_id)
+        members = members.order_by("seq")[start : None if size is None else start + size]
+        last = spans[-1]
+        for row in members:
+            carried = last.remainder if row.seq == last.seq_last else 0
+            row.held = Held(rec, carried, last.created)
+            rows.append(row)
+    return rows
+
+
+class RecHolder:
+    """``energy.certificates.Holder``: RECs hold the positive transactions their spans cover."""
+
+    def held(self, rows: list[Attribution]) -> dict[int, Held]:
+        seqs = [row.seq for row in rows if row.value > 0]
+        if not seqs:
+            return {}
+        spans = list(
+            Span.objects.filter(
+                source_id=rows[0].source_id, seq_last__gte=min(seqs), seq_first__lte=max(seqs)
+            )
+            .select_related("rec")
+            .order_by("seq_last")
+        )
+        ends = [span.seq_last for span in spans]
+        found = {}
+        for row in rows:
+            i = bisect.bisect_left(ends, row.seq)
+            if row.value > 0 and i < len(spans) and spans[i].seq_first <= row.seq:
+                span = spans[i]
+                carried = span.remainder if row.seq == span.seq_last else 0
+                found[row.pk] = Held(span.rec, carried, span.created)
+        return found
+
+    def recs_by_id(self, ids: Iterable[int]) -> dict[int, Rec]:
+        return Rec.objects.in_bulk(list(ids))
+
+    def rec_id_sql(self, alias: str) -> str:
+        # Spans of a source never overlap: the first one ending at or after the
+        # row's seq is the only one that can hold it (the (source, seq_last) index).
+        return f"""(
+            SELECT sp.rec_id FROM (
+                SELECT rec_id, seq_first FROM {Span._meta.db_table}
+                WHERE source_id = {alias}.source_id AND seq_last >= {alias}.seq
+                ORDER BY seq_last LIMIT 1
+            ) AS sp WHERE sp.seq_first <= {alias}.seq AND {alias}.value > 0
+        )"""
+
+
+def rec_members(rec_ids: list[int]) -> dict[int, list[tuple[str, int]]]:
+    """Each REC's (hash of the transaction its energy comes from, mWh taken), in REC
+    order: the opening remainder's (from the transaction it was split off), then
+    its metered transactions'. What a REC's leaf covers and what the audit sums."""
+    members: dict[int, list[tuple[str, int]]] = defaultdict(list)
+    if not rec_ids:
+        return members
+    openers = Remainder.objects.filter(rec_id__in=rec_ids).values_list(
+        "rec_id", "split_from__hash", "value", "remainder"
+    )
+    for rec_id, origin, value, carried in openers:
+        members[rec_id].append((origin, value - carried))
+    attributions, spans = Attribution._meta.db_table, Span._meta.db_table
+    for start in range(0, len(rec_ids), 500):
+        chunk = rec_ids[start : start + 500]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                SELECT sp.rec_id, a.hash,
+                       a.value - CASE WHEN a.seq = sp.seq_last THEN sp.remainder ELSE 0 END
+                FROM {spans} sp JOIN {attributions} a
+                     ON a.source_id = sp.source_id AND a.seq >= sp.seq_first
+                        AND a.seq <= sp.seq_last AND a.value > 0
+                WHERE sp.rec_id IN ({", ".join(["%s"] * len(chunk))})
+                ORDER BY sp.rec_id, a.seq
+                """,
+                chunk,
+            )
+            for rec_id, own, taken in cursor.fetchall():
+                members[rec_id].append((own, taken))
+    return members

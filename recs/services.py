@@ -4,14 +4,16 @@ The rule is ``recs.cutting.cut_recs``. On PostgreSQL the same rule runs
 set-based over a batch of sources: a window sum gives each transaction the
 cumulative energy of its source up to and including it (after the carried
 remainder), and integer division of that by 1 MWh says which REC it falls in,
-whether it crosses a boundary, and how many RECs it spans; RECs, remainder
-transactions and links are then written by a handful of statements whatever
-the number of rows. Embedded SQLite runs the rule in Python, row by row: its
-data sets are a demo's.
+whether it crosses a boundary, and how many RECs it spans; RECs, their
+opening remainders and their spans (runs of the source's transaction sequence)
+are then written by a handful of statements whatever the number of rows.
+Embedded SQLite runs the rule in Python, row by row: its data sets are a demo's.
 """
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from django.db import connection, transaction
 from django.db.models import Exists, Min, OuterRef, Subquery, Value
@@ -22,18 +24,29 @@ from core.units import REC_VALUE
 from energy.daily import daily_refresh
 from energy.models import Attribution, Source, State
 from recs.cutting import cut_recs
-from recs.models import Issuance, Link, Numbering, Rec
+from recs.models import Issuance, Numbering, Rec, Remainder, Span
 
 # Sources per transaction in recs_issue_all: bounds how long their rows stay
 # locked against ingestion, while keeping each statement set-based.
 BATCH = 250
 
 
+def _held():
+    """The attribution (of an outer query) lies in a span of a REC."""
+    return Exists(
+        Span.objects.filter(
+            source_id=OuterRef("source_id"),
+            seq_last__gte=OuterRef("seq"),
+            seq_first__lte=OuterRef("seq"),
+        )
+    )
+
+
 def _open():
     """Generation in no REC yet, whatever its state: none of it lies below its
     source's ``Issuance.seq_from``, so readers filter on that too, to read only the
     source's newest rows."""
-    return Attribution.objects.filter(kind=Attribution.Kind.METERED, value__gt=0, link__isnull=True)
+    return Attribution.objects.filter(value__gt=0).exclude(_held())
 
 
 def _issuable():
@@ -62,7 +75,7 @@ def recs_issue(*, source_ids: Sequence[int]) -> int:
 
     Issuance's own row of each source is locked (in id order) for the whole cut,
     so two workers issuing the same source at once issue its RECs once: the
-    second sees what the first linked. The source rows, which ingestion and the
+    second sees the spans the first wrote. The source rows, which ingestion and the
     hourly step lock, are locked only at the end, by the daily refresh.
     """
     return _issue(source_ids, sql=connection.vendor == "postgresql")
@@ -114,31 +127,41 @@ def _locked_customers(customer_ids) -> dict[int, int]:
 
 # The statements of one set-based cut, in order. Temporary tables hold each
 # step's rows so the next statements join them; they are dropped at the end.
-#
-# issue_cut: the ``_open()`` rows of the locked sources, from each source's
-# issuance ``seq_from`` on, and whether each is Processed. The Processed ones are
-# ``_issuable()`` spelled in SQL: each gets ``upto``, the source's Processed
-# energy up to and including it counted from the carried remainder, so that it
-# lies in REC ``first_rec`` (0-based) and reaches REC ``last_rec``;
-# ``first_rec < n`` (the source's whole RECs) means it is linked.
-# The others only say where the source's rows stop being settled.
 _CUT = [
     # Each statement is one pass over known rows: compiling it (JIT) costs more
     # than it saves, a quarter of a second a statement on a million rows.
     "SET LOCAL jit = off",
+    # issue_taken: the spans past where each locked source stands: RECs cut while
+    # an earlier hour of the source was not yet Processed (rare, and few).
+    """
+    CREATE TEMP TABLE issue_taken ON COMMIT DROP AS
+    SELECT sp.source_id, sp.seq_first, sp.seq_last
+    FROM recs_issuance s JOIN recs_span sp
+         ON sp.source_id = s.source_id AND sp.seq_last >= s.seq_from
+    WHERE s.source_id = ANY(%(ids)s)
+    """,
+    # issue_cut: the positive rows of the locked sources from each source's
+    # ``seq_from`` on, their place ``pos`` among them, whether each is ``taken``
+    # (in a REC already) or ``issuable`` (Processed and not taken: ``_issuable()``
+    # spelled in SQL). Each issuable one gets ``upto``, the source's issuable
+    # energy up to and including it counted from the carried remainder, so that it
+    # lies in REC ``first_rec`` (0-based) and reaches REC ``last_rec``;
+    # ``first_rec < n`` (the source's whole RECs) means it goes into one now.
     f"""
     CREATE TEMP TABLE issue_cut ON COMMIT DROP AS
-    SELECT w.id, w.source_id, w.seq, w.effective_time, w.value, w.processed, w.upto,
-           (w.upto - w.value) / {REC_VALUE} AS first_rec, w.upto / {REC_VALUE} AS last_rec
+    SELECT w.*, (w.upto - w.value) / {REC_VALUE} AS first_rec, w.upto / {REC_VALUE} AS last_rec
     FROM (
         SELECT a.id, a.source_id, a.seq, a.effective_time, a.value,
-               a.state = 'Processed' AS processed,
-               (s.carry + sum(a.value) FILTER (WHERE a.state = 'Processed') OVER (
-                    PARTITION BY a.source_id ORDER BY a.effective_time, a.id))::bigint AS upto
+               t.source_id IS NOT NULL AS taken,
+               a.state = 'Processed' AND t.source_id IS NULL AS issuable,
+               row_number() OVER (PARTITION BY a.source_id ORDER BY a.seq) AS pos,
+               (s.carry + sum(a.value) FILTER (WHERE a.state = 'Processed' AND t.source_id IS NULL)
+                    OVER (PARTITION BY a.source_id ORDER BY a.seq))::bigint AS upto
         FROM recs_issuance s JOIN energy_attribution a
              ON a.source_id = s.source_id AND a.seq >= s.seq_from
-        WHERE s.source_id = ANY(%(ids)s) AND a.kind = 'metered' AND a.value > 0
-              AND NOT EXISTS (SELECT FROM recs_link l WHERE l.attribution_id = a.id)
+        LEFT JOIN issue_taken t
+             ON t.source_id = a.source_id AND a.seq BETWEEN t.seq_first AND t.seq_last
+        WHERE s.source_id = ANY(%(ids)s) AND a.value > 0
     ) AS w
     """,
     # Temporary tables get no statistics unless asked; the joins below need them.
@@ -148,7 +171,7 @@ _CUT = [
     CREATE TEMP TABLE issue_due ON COMMIT DROP AS
     SELECT c.source_id, s.customer_id, max(c.upto) / {REC_VALUE} AS n
     FROM issue_cut c JOIN energy_source s ON s.id = c.source_id
-    WHERE c.processed
+    WHERE c.issuable
     GROUP BY c.source_id, s.customer_id
     HAVING max(c.upto) >= {REC_VALUE}
     """,
@@ -180,13 +203,15 @@ _RECS = [
     WHERE c.customer_id = t.customer_id
     """,
 ]
-_LINKS = [
-    # issue_opener: the remainder transactions opening REC ``k``: the carried
-    # remainder opens REC 0; a transaction reaching past its first REC opens
-    # each following one it reaches, with what is left of it there.
+_MEMBERS = [
+    # The remainders opening REC ``k``: the carried one opens REC 0; a transaction
+    # reaching past its first REC opens each following one it reaches, with what
+    # is left of it there.
     f"""
-    CREATE TEMP TABLE issue_opener ON COMMIT DROP AS
-    SELECT nextval(pg_get_serial_sequence('energy_attribution', 'id')) AS id, o.*
+    INSERT INTO recs_remainder (rec_id, source_id, split_from_id, effective_time, value,
+                                remainder, external_id, created)
+    SELECT r.id, o.source_id, o.split_from, o.effective_time, o.value, o.remainder,
+           o.source_id || '-r' || r.seq, %(now)s
     FROM (
         SELECT s.source_id, 0::bigint AS k, s.carry AS value, 0::bigint AS remainder,
                s.carry_from_id AS split_from, a.effective_time
@@ -198,34 +223,30 @@ _LINKS = [
                greatest(c.upto - {REC_VALUE} * (r + 1), 0), c.id, c.effective_time
         FROM issue_cut c JOIN issue_due d ON d.source_id = c.source_id
         CROSS JOIN LATERAL generate_series(c.first_rec + 1, least(c.last_rec, d.n - 1)) AS r
-        WHERE c.processed AND c.last_rec > c.first_rec AND c.first_rec < d.n
+        WHERE c.issuable AND c.last_rec > c.first_rec AND c.first_rec < d.n
               AND c.upto > {REC_VALUE} * r
-        ORDER BY source_id, k
-    ) AS o
+    ) AS o JOIN issue_rec r ON r.source_id = o.source_id AND r.k = o.k
+    ORDER BY r.id
     """,
+    # The transactions of REC ``k`` as runs of the sequence: consecutive issuable
+    # rows of one REC (same ``pos`` less their rank in it) form one span; a row
+    # not Processed or taken between them splits it. The one that crosses into
+    # the next REC keeps what its REC did not use. One statement: the database
+    # checks the spans statement by statement.
     f"""
-    INSERT INTO energy_attribution (id, source_id, kind, external_id, effective_time, value,
-        state, block_id, split_from_id, created, modified)
-    SELECT o.id, o.source_id, 'remainder', o.source_id || '-r' || r.seq, o.effective_time,
-           o.value, 'Processed', '{Attribution.REMAINDER_BLOCK_ID}', o.split_from,
-           %(now)s, %(now)s
-    FROM issue_opener o JOIN issue_rec r ON r.source_id = o.source_id AND r.k = o.k
-    ORDER BY o.id
-    """,
-    # Every transaction in a new REC, in one statement (the database checks the
-    # links statement by statement). The one that crosses into the next REC
-    # keeps what its REC did not use.
-    f"""
-    INSERT INTO recs_link (attribution_id, rec_id, remainder, created)
-    SELECT c.id, r.id,
-           CASE WHEN c.last_rec > c.first_rec
-                THEN c.upto - {REC_VALUE} * (c.first_rec + 1) ELSE 0 END,
-           %(now)s
-    FROM issue_cut c JOIN issue_rec r ON r.source_id = c.source_id AND r.k = c.first_rec
-    WHERE c.processed
-    UNION ALL
-    SELECT o.id, r.id, o.remainder, %(now)s
-    FROM issue_opener o JOIN issue_rec r ON r.source_id = o.source_id AND r.k = o.k
+    INSERT INTO recs_span (rec_id, source_id, seq_first, seq_last, remainder, created)
+    SELECT r.id, m.source_id, min(m.seq), max(m.seq), sum(m.remainder)::bigint, %(now)s
+    FROM (
+        SELECT c.source_id, c.first_rec, c.seq,
+               CASE WHEN c.last_rec > c.first_rec
+                    THEN c.upto - {REC_VALUE} * (c.first_rec + 1) ELSE 0 END AS remainder,
+               c.pos - row_number() OVER (PARTITION BY c.source_id, c.first_rec ORDER BY c.seq)
+                   AS island
+        FROM issue_cut c JOIN issue_due d ON d.source_id = c.source_id
+        WHERE c.issuable AND c.first_rec < d.n
+    ) AS m JOIN issue_rec r ON r.source_id = m.source_id AND r.k = m.first_rec
+    GROUP BY r.id, m.source_id, m.island
+    ORDER BY r.id, min(m.seq)
     """,
     # The new carry: what is left, past the last whole REC, of the transaction
     # that reached it.
@@ -235,14 +256,14 @@ _LINKS = [
         carry_from_id = CASE WHEN x.carry > 0 THEN x.id END
     FROM (SELECT c.source_id, c.id, c.upto - {REC_VALUE} * d.n AS carry
           FROM issue_cut c JOIN issue_due d ON d.source_id = c.source_id
-          WHERE c.processed AND c.first_rec < d.n AND c.last_rec >= d.n) AS x
+          WHERE c.issuable AND c.first_rec < d.n AND c.last_rec >= d.n) AS x
     WHERE s.source_id = x.source_id
     """,
 ]
 _DAYS = """
     SELECT DISTINCT c.source_id, (c.effective_time AT TIME ZONE 'UTC')::date
     FROM issue_cut c JOIN issue_due d ON d.source_id = c.source_id
-    WHERE c.processed AND c.first_rec < d.n
+    WHERE c.issuable AND c.first_rec < d.n
 """
 # Each source's rows are settled up to its first positive transaction still in no
 # REC (not yet Processed, or waiting for a REC to fill), or to its last one.
@@ -251,7 +272,7 @@ _SETTLED = """
     FROM unnest(%(ids)s::bigint[]) AS u(id) JOIN energy_source e ON e.id = u.id LEFT JOIN (
         SELECT c.source_id, min(c.seq) AS seq
         FROM issue_cut c LEFT JOIN issue_due d ON d.source_id = c.source_id
-        WHERE NOT c.processed OR d.n IS NULL OR c.first_rec >= d.n
+        WHERE NOT c.taken AND (NOT c.issuable OR d.n IS NULL OR c.first_rec >= d.n)
         GROUP BY c.source_id
     ) AS x ON x.source_id = u.id
     WHERE s.source_id = u.id AND s.seq_from <> coalesce(x.seq, e.attribution_count + 1)
@@ -268,16 +289,16 @@ def _cut_in_sql(ids: list[int]) -> tuple[int, dict[int, set]]:
         cursor.execute("SELECT customer_id FROM issue_due")
         if customers := {row[0] for row in cursor.fetchall()}:
             _locked_customers(customers)
-            for statement in _RECS + _LINKS:
+            for statement in _RECS + _MEMBERS:
                 cursor.execute(statement, params)
             cursor.execute("SELECT count(*) FROM issue_rec")
             issued = cursor.fetchone()[0]
             cursor.execute(_DAYS)
             for source_id, day in cursor.fetchall():
                 days[source_id].add(day)
-            cursor.execute("DROP TABLE issue_rec, issue_opener")
+            cursor.execute("DROP TABLE issue_rec")
         cursor.execute(_SETTLED, params)
-        cursor.execute("DROP TABLE issue_cut, issue_due")
+        cursor.execute("DROP TABLE issue_taken, issue_cut, issue_due")
     return issued, days
 
 
@@ -286,26 +307,19 @@ def _cut_in_python(ids: list[int]) -> tuple[int, dict[int, set]]:
     states.sort(key=lambda state: state.source_id)
     plans = []
     for state in states:
-        txs = list(
-            _issuable()
-            .filter(source_id=state.source_id, seq__gte=state.seq_from)
-            .order_by("effective_time", "id")
-            .values_list("id", "value", "effective_time")
-        )
-        plan = cut_recs(state.carry, state.carry_from_id, [t[:2] for t in txs])
+        rows = _rows_from(state)
+        issuable = [row for row in rows if row.issuable]
+        plan = cut_recs(state.carry, state.carry_from_id, [(r.id, r.value) for r in issuable])
         if plan.recs:  # the carry only moves when a REC is completed
-            plans.append((state, plan, {pk: effective for pk, _, effective in txs}))
+            plans.append((state, plan, {row.id: row for row in rows}))
     if not plans:
         _settle_in_python(states)
         return 0, {}
     rec_count = _locked_customers({state.source.customer_id for state, _, _ in plans})
-    links, openers, days = [], [], defaultdict(set)
+    spans, openers, days = [], [], defaultdict(set)
     issued = 0
-    for state, plan, when in plans:
+    for state, plan, rows in plans:
         source = state.source
-        if state.carry_from_id:
-            split = Attribution.objects.get(pk=state.carry_from_id)
-            when[split.pk] = split.effective_time
         first = rec_count[source.customer_id] + 1
         rec_count[source.customer_id] += len(plan.recs)
         recs = Rec.objects.bulk_create(
@@ -314,32 +328,89 @@ def _cut_in_python(ids: list[int]) -> tuple[int, dict[int, set]]:
         )
         issued += len(recs)
         for rec, cut in zip(recs, plan.recs, strict=True):
-            for tx_id, remainder in cut.members:
-                links.append((tx_id, rec.pk, remainder))
-                days[source.pk].add(when[tx_id].date())
-            if (o := cut.opener) is not None:
-                opener = Attribution(
-                    source=source,
-                    kind=Attribution.Kind.REMAINDER,
-                    external_id=f"{source.pk}-r{rec.seq}",
-                    effective_time=when[o.split_from],
-                    value=o.value,
-                    state=State.PROCESSED,
-                    block_id=Attribution.REMAINDER_BLOCK_ID,
-                    split_from_id=o.split_from,
+            for run in _runs([(rows[pk], remainder) for pk, remainder in cut.members]):
+                spans.append(
+                    Span(
+                        rec=rec,
+                        source=source,
+                        seq_first=run[0][0].seq,
+                        seq_last=run[-1][0].seq,
+                        remainder=run[-1][1],
+                    )
                 )
-                openers.append((opener, rec.pk, o.remainder))
+            for pk, _ in cut.members:
+                days[source.pk].add(rows[pk].effective_time.date())
+            if (o := cut.opener) is not None:
+                split = rows.get(o.split_from)
+                when = (
+                    split.effective_time
+                    if split
+                    else Attribution.objects.get(pk=o.split_from).effective_time
+                )
+                openers.append(
+                    Remainder(
+                        rec=rec,
+                        source=source,
+                        split_from_id=o.split_from,
+                        effective_time=when,
+                        value=o.value,
+                        remainder=o.remainder,
+                        external_id=f"{source.pk}-r{rec.seq}",
+                    )
+                )
         Issuance.objects.filter(pk=state.pk).update(carry=plan.carry, carry_from_id=plan.carry_from)
     for customer_id, count in rec_count.items():
         Numbering.objects.filter(pk=customer_id).update(rec_count=count)
-    Attribution.objects.bulk_create(opener for opener, _, _ in openers)
-    links += [(opener.pk, rec_id, remainder) for opener, rec_id, remainder in openers]
-    Link.objects.bulk_create(
-        Link(attribution_id=pk, rec_id=rec_id, remainder=remainder)
-        for pk, rec_id, remainder in links
-    )
+    Remainder.objects.bulk_create(openers)
+    Span.objects.bulk_create(spans)
     _settle_in_python(states)
     return issued, days
+
+
+@dataclass(frozen=True)
+class _Row:
+    id: int
+    seq: int
+    pos: int  # place among the source's positive rows from where issuance stands
+    value: int
+    effective_time: dt.datetime
+    issuable: bool
+
+
+def _rows_from(state: Issuance) -> list[_Row]:
+    """The source's positive rows from its ``seq_from`` on, in seq order."""
+    taken = list(
+        Span.objects.filter(source_id=state.source_id, seq_last__gte=state.seq_from).values_list(
+            "seq_first", "seq_last"
+        )
+    )
+    rows = (
+        Attribution.objects.filter(source_id=state.source_id, seq__gte=state.seq_from, value__gt=0)
+        .order_by("seq")
+        .values_list("id", "seq", "value", "effective_time", "state")
+    )
+    return [
+        _Row(
+            pk,
+            seq,
+            pos,
+            value,
+            when,
+            row_state == State.PROCESSED and not any(lo <= seq <= hi for lo, hi in taken),
+        )
+        for pos, (pk, seq, value, when, row_state) in enumerate(rows)
+    ]
+
+
+def _runs(members: list[tuple[_Row, int]]) -> list[list[tuple[_Row, int]]]:
+    """A REC's (row, remainder) as runs of consecutive positive rows: what its spans hold."""
+    runs: list[list[tuple[_Row, int]]] = []
+    for member in members:
+        if runs and runs[-1][-1][0].pos + 1 == member[0].pos:
+            runs[-1].append(member)
+        else:
+            runs.append([member])
+    return runs
 
 
 def _settle_in_python(states: list[Issuance]) -> None:

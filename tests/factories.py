@@ -146,4 +146,5 @@ def anchor_recs() -> None:
 def assert_ledger_verified() -> None:
     """What verify_ledger checks holds for everything the test built."""
     with node_calls_in_the_test_transaction():
-        assert list(ledger_problems()) == []
+        problems = list(ledger_problems())
+    assert problems == [], problems

@@ -31,7 +31,7 @@ END $$;
 CREATE TRIGGER recs_link_valid AFTER INSERT ON recs_link
     REFERENCING NEW TABLE AS new_links FOR EACH STATEMENT EXECUTE FUNCTION recs_link_valid();
 """
-DROP = "DROP TRIGGER recs_link_valid ON recs_link; DROP FUNCTION recs_link_valid();"
+DROP = "DROP TRIGGER IF EXISTS recs_link_valid ON recs_link; DROP FUNCTION IF EXISTS recs_link_valid();"
 
 # The links the attribution rows held until now (energy 0012 drops those columns).
 COPY = """

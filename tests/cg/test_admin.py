@@ -1,5 +1,6 @@
 """The operator admin: everything browsable, the ledger read-only, tokens shown once."""
 
+import datetime as dt
 import re
 
 import pytest
@@ -38,11 +39,12 @@ def test_the_chain_list_pages_render(admin_client, model):
 
 
 def test_lists_filter_and_search(admin_client, ledger):
-    source, _, rec = ledger
+    source, attrs, rec = ledger
+    [waiting] = append(source, [5], start=attrs[-1].effective_time + dt.timedelta(hours=1))
     pages = [
         reverse("admin:energy_attribution_changelist") + "?state__exact=Processed",
         reverse("admin:energy_attribution_changelist") + "?effective_time__year=2019",
-        reverse("admin:energy_attribution_changelist") + "?link__isempty=0",
+        reverse("admin:energy_attribution_changelist") + "?in_rec=yes",
         reverse("admin:energy_source_changelist") + f"?q={source.client_id}",
         reverse("admin:energy_source_changelist") + "?type__exact=solar&state__exact=active",
         reverse("admin:recs_rec_changelist") + "?state__exact=New",
@@ -57,6 +59,7 @@ def test_lists_filter_and_search(admin_client, ledger):
     assert "1.1" in listing  # the source's rec_sum, in MWh
     in_recs = admin_client.get(pages[2]).content.decode()
     assert all(f">{a.pk}<" in in_recs for a in rec.transactions)
+    assert f">{waiting.pk}<" not in in_recs
     rec_page = admin_client.get(pages[6]).content.decode()
     assert all(a.external_id in rec_page for a in rec.transactions)
 

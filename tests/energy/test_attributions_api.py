@@ -180,7 +180,7 @@ def test_a_bounded_number_of_queries_whatever_the_page_size(
     mark_processed(append(source, [MWH // 2] * 40))
     issue(source, anchor=False)  # 20 RECs of two transactions each
 
-    with django_assert_max_num_queries(3):  # token, source, one page with its RECs
+    with django_assert_max_num_queries(4):  # token, source, one page, the spans with their RECs
         rows = api.get(url(source.pk), {"per_page": 1000}).json()
 
     assert len(rows) == 40 and all("rec" in r for r in rows)

@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 
 from core.units import MWH
 from energy.models import Attribution, Source
-from recs.models import Link, Numbering, Rec
+from recs.models import Numbering, Rec, Remainder, Span
 from tests.factories import T0, SourceFactory, append, issue, mark_processed
 
 pytestmark = pytest.mark.django_db
@@ -44,8 +44,8 @@ def test_a_well_formed_attribution_is_accepted(source):
         {"hash": "XYZ"},
         {"state": "Processed"},  # without hash, height and block id
         {"state": "Pending"},  # without a hash
-        {"block_id": "remainder"},  # only service transactions carry it
-        {"seq": None},  # metered ones have a position
+        {"block_id": "remainder"},  # only REC service transactions carry it
+        {"seq": None},  # every one has a position
         {"seq": 0},
     ],
 )
@@ -66,26 +66,6 @@ def test_external_ids_and_hours_are_unique_per_source(source):
     attribution(SourceFactory(), external_id="x").save()  # another source may reuse it
 
 
-def test_a_remainder_transaction_must_be_processed_positive_and_split_off(source):
-    attrs = append(source, [MWH + 5])
-    mark_processed(attrs)
-    good = {
-        "source": source,
-        "kind": "remainder",
-        "seq": None,
-        "block_id": "remainder",
-        "state": "Processed",
-        "split_from": attrs[0],
-        "external_id": "r",
-    }
-
-    refused(lambda: attribution(**(good | {"split_from": None})).save())
-    refused(lambda: attribution(**(good | {"value": 0})).save())
-    refused(lambda: attribution(**(good | {"state": "New"})).save())
-    refused(lambda: attribution(**(good | {"block_id": "abc"})).save())
-    attribution(**good).save()
-
-
 def bare_rec(source) -> Rec:
     """A REC row with no transactions: only to show what the database refuses."""
     numbering, _ = Numbering.objects.get_or_create(customer=source.customer)
@@ -101,32 +81,80 @@ def forge_processed(row: Attribution) -> None:
     )
 
 
+def span(rec: Rec, first: int, last: int, remainder: int = 0, **fields) -> Span:
+    good = {"rec": rec, "source_id": rec.source_id, "seq_first": first, "seq_last": last,
+            "remainder": remainder}  # fmt: skip
+    return Span(**(good | fields))
+
+
 @pytest.mark.postgres
 def test_only_processed_generation_of_the_recs_source_enters_a_rec(source):
-    [new] = append(source, [5])
-    [negative, good] = append(source, [-5, 7], start=T0 + dt.timedelta(hours=1))
-    mark_processed([good])
+    append(source, [5])  # seq 1: New
+    negative, good, _zero, also = append(source, [-5, 7, 0, 8], start=T0 + dt.timedelta(hours=1))
+    mark_processed([good, also])
     forge_processed(negative)
     [elsewhere] = append(other := SourceFactory(customer=source.customer), [9])
     mark_processed([elsewhere])
     rec = bare_rec(source)
 
-    refused(lambda: Link.objects.create(attribution=new, rec=rec))
-    refused(lambda: Link.objects.create(attribution=negative, rec=rec))
-    refused(lambda: Link.objects.create(attribution=elsewhere, rec=rec))
-    refused(lambda: Link.objects.create(attribution=good, rec=bare_rec(other)))
-    refused(lambda: Link.objects.create(attribution=good, rec_id=rec.pk + 1000))
-    refused(lambda: Link.objects.create(attribution_id=good.pk + 1000, rec=rec))
-    refused(lambda: Link.objects.create(attribution=good, rec=rec, remainder=7))
-    refused(lambda: Link.objects.create(attribution=good, rec=rec, remainder=-1))
-    # One bad link refuses the whole statement, the good ones with it.
-    refused(
-        lambda: Link.objects.bulk_create(
-            [Link(attribution=good, rec=rec), Link(attribution=new, rec=rec)]
-        )
-    )
-    assert not Link.objects.filter(rec=rec).exists()
-    Link.objects.create(attribution=good, rec=rec, remainder=6)
+    refused(lambda: span(rec, 1, 1).save())  # New
+    refused(lambda: span(rec, 1, 3).save())  # covers a New one
+    refused(lambda: span(rec, 2, 2).save())  # negative
+    refused(lambda: span(rec, 3, 4).save())  # ends at a row of no energy
+    refused(lambda: span(bare_rec(other), 3, 3).save())  # the REC is of another source
+    refused(lambda: span(rec, 3, 3, source_id=other.pk).save())
+    refused(lambda: span(rec, 3, 3, rec_id=rec.pk + 1000).save())
+    refused(lambda: span(rec, 9, 9).save())  # no such transaction
+    refused(lambda: span(rec, 3, 3, remainder=7).save())  # more than it has left
+    refused(lambda: span(rec, 3, 3, remainder=-1).save())
+    refused(lambda: span(rec, 4, 3).save())
+    # One bad span refuses the whole statement, the good ones with it.
+    refused(lambda: Span.objects.bulk_create([span(rec, 3, 3), span(rec, 1, 1)]))
+    assert not Span.objects.filter(rec=rec).exists()
+    span(rec, 3, 5, remainder=6).save()
+    assert Attribution.objects.get(pk=good.pk).rec == rec
+    assert Attribution.objects.get(pk=_zero.pk).rec is None  # no energy: in no REC
+    assert Attribution.objects.get(pk=also.pk).remainder == 6
+
+
+@pytest.mark.postgres
+def test_spans_of_a_source_never_overlap(source):
+    rows = append(source, [5, 6, 7, 8])
+    mark_processed(rows)
+    first, second = bare_rec(source), bare_rec(source)
+    span(first, 2, 3).save()
+
+    refused(lambda: span(second, 3, 4).save())
+    refused(lambda: span(second, 1, 4).save())
+    refused(lambda: span(second, 2, 2).save())
+    refused(lambda: Span.objects.bulk_create([span(second, 4, 4), span(first, 4, 4)]))
+    Span.objects.bulk_create([span(second, 1, 1), span(second, 4, 4)])  # around it
+
+
+@pytest.mark.postgres
+def test_a_remainder_opens_a_rec_with_processed_energy_of_its_source(source):
+    [big, pending] = append(source, [MWH + 5, 9])
+    mark_processed([big])
+    [elsewhere] = append(other := SourceFactory(customer=source.customer), [9])
+    mark_processed([elsewhere])
+    rec = bare_rec(source)
+
+    def opener(**fields) -> Remainder:
+        good = {
+            "rec": rec, "source": source, "split_from": big, "effective_time": T0, "value": 5,
+            "external_id": "r",
+        }  # fmt: skip
+        return Remainder(**(good | fields))
+
+    refused(lambda: opener(value=0).save())
+    refused(lambda: opener(remainder=5).save())
+    refused(lambda: opener(split_from=pending).save())  # not Processed
+    refused(lambda: opener(split_from=elsewhere).save())
+    refused(lambda: opener(rec=bare_rec(other)).save())
+    refused(lambda: opener(value=MWH + 6).save())  # more than the transaction had
+    refused(lambda: opener(rec_id=rec.pk + 1000).save())
+    opener().save()
+    refused(lambda: opener(external_id="again").save())  # a REC opens once
 
 
 def test_a_rec_is_exactly_one_mwh(source):
@@ -205,18 +233,21 @@ class TestAppendOnly:
 
         assert Attribution.objects.get(pk=rows[0].pk).state == "Processed"
 
-    def test_a_transactions_rec_and_remainder_are_final_once_set(self, source):
-        rows = append(source, [MWH + 5, 7])
-        mark_processed(rows[:1])
-        [rec] = issue(source)  # the first transaction keeps 5 mWh for the next REC
-        mark_processed(rows[1:])
-        link = Link.objects.filter(attribution=rows[0])
+    def test_a_recs_spans_and_remainders_are_final_once_set(self, source):
+        rows = append(source, [MWH + 5, MWH - 5])
+        mark_processed(rows)
+        first, second = issue(source)  # the first transaction keeps 5 mWh for the next REC
+        spans = Span.objects.filter(rec=first)
+        opener = Remainder.objects.filter(rec=second)
 
-        refused(lambda: link.update(remainder=4))
-        refused(lambda: link.update(rec=bare_rec(source)))
-        refused(lambda: link.delete())
-        refused(lambda: Link.objects.create(attribution=rows[0], rec=rec))  # in one REC only
-        Link.objects.create(attribution=rows[1], rec=rec)  # joining a REC is allowed
+        refused(lambda: spans.update(remainder=4))
+        refused(lambda: spans.update(seq_last=2))
+        refused(lambda: spans.update(rec=bare_rec(source)))
+        refused(lambda: spans.delete())
+        refused(lambda: opener.update(value=6))
+        refused(lambda: opener.update(split_from=rows[1]))
+        refused(lambda: opener.delete())
+        refused(lambda: span(bare_rec(source), 1, 1).save())  # in one REC only
 
     def test_deleting_or_rewriting_a_rec_is_refused(self, source):
         rec = bare_rec(source)

@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.units import MWH
+from energy import certificates
 from energy.models import Attribution, DailyAggregate, Source
 from energy.services import NewAttribution, attributions_append
 from tests.factories import (
@@ -24,10 +25,17 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 
+def with_recs(source: Source) -> list[Attribution]:
+    """The source's transactions, each with the REC holding it (looked up once)."""
+    rows = list(Attribution.objects.filter(source=source).order_by("seq"))
+    certificates.attach(rows)
+    return rows
+
+
 def expected_daily(source: Source) -> list[tuple]:
     """The /daily rows recomputed from scratch, in listing order."""
     groups: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
-    for a in Attribution.objects.filter(source=source, kind="metered"):
+    for a in with_recs(source):
         key = (a.effective_time.date(), a.state, a.rec.pk if a.rec else None)
         groups[key][0] += 1
         groups[key][1] += a.value
@@ -38,7 +46,7 @@ def expected_daily(source: Source) -> list[tuple]:
 
 def expected_counters(source: Source) -> dict[str, int]:
     totals = Counter()
-    for a in Attribution.objects.filter(source=source, kind="metered"):
+    for a in with_recs(source):
         bucket = "rec" if a.rec else "without_rec" if a.state == "Processed" else "new"
         totals[f"{bucket}_number"] += 1
         totals[f"{bucket}_sum"] += a.value
@@ -51,7 +59,7 @@ def assert_in_step(source: Source) -> None:
     assert [(r.day, r.state, r.rec_id, r.number, r.value) for r in rows] == expected_daily(source)
     assert [r.seq for r in rows] == list(range(source.daily_count, 0, -1))
     assert {n: getattr(source, n) for n in Source.COUNTERS} == expected_counters(source)
-    metered = Attribution.objects.filter(source=source, kind="metered").order_by("effective_time")
+    metered = Attribution.objects.filter(source=source).order_by("effective_time")
     assert [a.seq for a in metered] == list(range(1, source.attribution_count + 1))
 
 

@@ -1,4 +1,4 @@
-"""REC issuance on the database: links, remainder transactions, counters, concurrency."""
+"""REC issuance on the database: spans, remainder transactions, counters, concurrency."""
 
 import datetime as dt
 import os
@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
-from django.db.models import Sum
 from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.units import MWH
+from energy import certificates
 from energy.models import Attribution, Source
 from recs.cutting import cut_recs
-from recs.models import Issuance, Numbering, Rec
+from recs.models import Issuance, Numbering, Rec, Remainder
 from recs.services import rec_issue, recs_issue_all
 from tests.energy.test_ledger_services import assert_in_step
 from tests.factories import (
@@ -54,19 +54,20 @@ def issuance(source: Source) -> Issuance:
 
 def conserved(source: Source) -> None:
     """Positive Processed generation = RECs x 1 MWh + the carry + what is in no REC."""
-    metered = Attribution.objects.filter(source=source, kind="metered", state="Processed")
-    generated = metered.filter(value__gt=0).aggregate(s=Sum("value"))["s"] or 0
-    waiting = metered.filter(value__gt=0, link__isnull=True).aggregate(s=Sum("value"))["s"] or 0
+    rows = list(Attribution.objects.filter(source=source, state="Processed", value__gt=0))
+    certificates.attach(rows)
+    generated = sum(row.value for row in rows)
+    waiting = sum(row.value for row in rows if row.rec is None)
     recs = Rec.objects.filter(source=source).count()
     assert generated == recs * MWH + issuance(source).carry + waiting
 
 
 def settled_through(source: Source) -> None:
     """Nothing still open (positive, in no REC) lies below where the next cut starts."""
-    open_rows = Attribution.objects.filter(
-        source=source, kind="metered", value__gt=0, link__isnull=True
-    )
-    assert not open_rows.filter(seq__lt=issuance(source).seq_from).exists()
+    below = list(Attribution.objects.filter(source=source, value__gt=0,
+                                            seq__lt=issuance(source).seq_from))  # fmt: skip
+    certificates.attach(below)
+    assert [row.pk for row in below if row.rec is None] == []
 
 
 def test_recs_and_the_remainder_transaction_as_the_spec_shows(api, source):
@@ -97,7 +98,7 @@ def test_a_transaction_of_several_mwh_spans_several_recs(source):
     assert rec_issue(source_id=source.pk) == 3
 
     big.refresh_from_db()
-    openers = Attribution.objects.filter(kind="remainder").order_by("link__rec__seq")
+    openers = Remainder.objects.order_by("rec__seq")
     assert big.remainder == 2_500_000_000
     assert [(o.value, o.remainder) for o in openers] == [
         (2_500_000_000, 1_500_000_000),
@@ -134,13 +135,13 @@ def test_a_late_hour_is_cut_in_time_order_with_the_energy_waiting_after_it(sourc
     assert rec_issue(source_id=source.pk) == 1
     source.refresh_from_db()
     assert issuance(source).seq_from == h2.seq  # everything before it is settled
-    assert [t.pk for t in Rec.objects.get().transactions.order_by("id")] == [h1.pk, h3.pk]
+    assert [t.pk for t in Rec.objects.get().transactions] == [h1.pk, h3.pk]
 
     mark_processed([h2])
     assert rec_issue(source_id=source.pk) == 1
 
     second = Rec.objects.order_by("seq").last()
-    opener, *members = second.transactions.order_by("-kind", "effective_time", "id")
+    opener, *members = second.transactions
     # What h3 had left (0.3 MWh) opens it, then h2 (earlier than h4), then h4 crosses.
     assert (opener.kind, opener.value, opener.split_from_id) == ("remainder", 300_000_000, h3.pk)
     assert [(t.pk, t.remainder) for t in members] == [(h2.pk, 0), (h4.pk, 200_000_000)]
@@ -188,7 +189,7 @@ def test_conservation_holds_after_every_round(customer, rounds):
         settled_through(source)
         assert_in_step(Source.objects.get(pk=source.pk))
     for rec in Rec.objects.filter(source=source):
-        held = rec.transactions.all()
+        held = rec.transactions
         assert sum(t.value - t.remainder for t in held) == MWH
 
 
@@ -196,8 +197,8 @@ def _rec_contents(rec: Rec) -> tuple:
     """(opener as (value, remainder, split from) or None, [(member id, remainder)])."""
     opener = None
     members = []
-    for t in rec.transactions.order_by("-kind", "effective_time", "id"):
-        if t.kind == "remainder":
+    for t in rec.transactions:
+        if isinstance(t, Remainder):
             opener = (t.value, t.remainder, t.split_from_id)
         else:
             members.append((t.pk, t.remainder))
@@ -246,14 +247,14 @@ def test_issuing_many_sources_at_once_follows_the_rule_for_each(customer, rounds
             mark_processed(ready)
         expected = {}
         for source in sources:
-            waiting = (
-                Attribution.objects.filter(
-                    source=source, kind="metered", state="Processed", value__gt=0, link__isnull=True
+            rows = list(
+                Attribution.objects.filter(source=source, state="Processed", value__gt=0).order_by(
+                    "effective_time", "id"
                 )
-                .order_by("effective_time", "id")
-                .values_list("id", "value")
             )
-            plan = cut_recs(*carry[source.pk], list(waiting))
+            certificates.attach(rows)
+            waiting = [(row.pk, row.value) for row in rows if row.rec is None]
+            plan = cut_recs(*carry[source.pk], waiting)
             expected[source.pk] = [
                 ((c.opener.value, c.opener.remainder, c.opener.split_from) if c.opener else None,
                  c.members)
@@ -410,6 +411,8 @@ def test_issuers_running_while_hours_are_confirmed_out_of_order_skip_nothing(anv
     assert sum(looped) + last == Rec.objects.filter(source=source).count() == 12
     conserved(source)
     settled_through(source)
-    assert Attribution.objects.filter(source=source, kind="metered", link__isnull=True).count() == 1
+    rows = list(Attribution.objects.filter(source=source))
+    certificates.attach(rows)
+    assert len([row for row in rows if row.rec is None]) == 1
     assert_in_step(source)
     anchored_and_verified()

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from chain import client
 from core.units import MWH
-from energy.models import Attribution, DailyAggregate, Source
-from recs.models import Issuance, Link, Numbering, Rec
+from energy.models import DailyAggregate, Source
+from recs.models import Issuance, Numbering, Rec, Remainder, Span
 from recs.services import _issue
 from tests.factories import T0, SourceFactory, append, mark_processed
 
@@ -27,18 +27,14 @@ def ledger() -> dict:
     """Every row issuance writes, keyed by what both bodies give the same (ids of new
     rows are drawn from sequences, which a rollback does not rewind)."""
     recs = {r.pk: (r.source_id, r.seq) for r in Rec.objects.all()}
-
-    def key(a: Attribution):
-        if a.kind == "metered":
-            return ("metered", a.pk)
-        return ("remainder", a.external_id, a.split_from_id, a.value, str(a.effective_time))
-
-    links = Link.objects.select_related("attribution")
     return {
         "recs": sorted((*recs[pk], r.customer_id, r.value, r.state) for pk, r in
                        Rec.objects.in_bulk().items()),
-        "links": sorted((recs[link.rec_id], key(link.attribution), link.remainder)
-                        for link in links),
+        "spans": sorted((recs[s.rec_id], s.source_id, s.seq_first, s.seq_last, s.remainder)
+                        for s in Span.objects.all()),
+        "remainders": sorted((recs[o.rec_id], o.source_id, o.split_from_id, o.value, o.remainder,
+                              o.external_id, str(o.effective_time))
+                             for o in Remainder.objects.all()),
         "sources": sorted(Source.objects.values_list("pk", *Source.COUNTERS, "daily_count")),
         "issuance": sorted(Issuance.objects.values_list(
             "source_id", "seq_from", "carry", "carry_from_id")),

@@ -11,7 +11,6 @@ from chain.hashing import rec_leaf
 from chain.models import LedgerBlock
 from chain.services import anchoring_round
 from core.units import MWH
-from energy.models import Attribution
 from recs.models import Rec
 from recs.services import recs_issue_all
 from tests.factories import SourceFactory, append
@@ -62,11 +61,11 @@ def test_verify_ledger_names_a_rec_whose_transactions_were_changed(issued):
     _, rows, _ = issued
     anchoring_round()
     with connection.cursor() as cursor:  # past the triggers, as someone with database access
-        cursor.execute("ALTER TABLE recs_link DISABLE TRIGGER USER")
+        cursor.execute("ALTER TABLE recs_span DISABLE TRIGGER USER")
         cursor.execute(
-            "UPDATE recs_link SET remainder = remainder + 1 WHERE attribution_id = %s", [rows[1].pk]
+            "UPDATE recs_span SET remainder = remainder + 1 WHERE seq_last = %s", [rows[1].seq]
         )
-        cursor.execute("ALTER TABLE recs_link ENABLE TRIGGER USER")
+        cursor.execute("ALTER TABLE recs_span ENABLE TRIGGER USER")
 
     out = StringIO()
     with pytest.raises(CommandError):
@@ -76,25 +75,40 @@ def test_verify_ledger_names_a_rec_whose_transactions_were_changed(issued):
     assert f"REC {first.pk}: its transactions no longer hash to its leaf" in out.getvalue()
 
 
-def test_verify_ledger_names_a_remainder_transaction_that_opens_no_rec(issued):
-    source, rows, _ = issued
+@pytest.mark.postgres
+def test_verify_ledger_names_a_rec_that_does_not_hold_one_mwh(issued):
     anchoring_round()
-    stray = Attribution.objects.create(
-        source=source,
-        kind="remainder",
-        external_id="stray",
-        effective_time=rows[1].effective_time,
-        value=5,
-        state="Processed",
-        block_id="remainder",
-        split_from=rows[1],
-    )
+    [first] = Rec.objects.filter(seq=1)
+    with connection.cursor() as cursor:  # a span cut short, and its REC re-hashed to match
+        cursor.execute("ALTER TABLE recs_span DISABLE TRIGGER USER")
+        cursor.execute("UPDATE recs_span SET seq_first = seq_first + 1 WHERE rec_id = %s",
+                       [first.pk])  # fmt: skip
+        cursor.execute("ALTER TABLE recs_span ENABLE TRIGGER USER")
 
     out = StringIO()
     with pytest.raises(CommandError):
         call_command("verify_ledger", stdout=out)
 
-    assert f"remainder transaction {stray.pk}: opens no REC" in out.getvalue()
+    assert f"REC {first.pk}: its transactions hold " in out.getvalue()
+    assert "not 1 MWh" in out.getvalue()
+
+
+@pytest.mark.postgres
+def test_verify_ledger_names_a_remainder_that_the_previous_rec_did_not_pass_on(issued):
+    anchoring_round()
+    [second] = Rec.objects.filter(seq=2)
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE recs_remainder DISABLE TRIGGER USER")
+        cursor.execute("UPDATE recs_remainder SET value = value + 1, remainder = remainder + 1"
+                       " WHERE rec_id = %s", [second.pk])  # fmt: skip
+        cursor.execute("ALTER TABLE recs_remainder ENABLE TRIGGER USER")
+
+    out = StringIO()
+    with pytest.raises(CommandError):
+        call_command("verify_ledger", stdout=out)
+
+    assert f"REC {second.pk}: opens with " in out.getvalue()
+    assert "but the source's previous REC passed on" in out.getvalue()
 
 
 def test_the_whole_pipeline_runs_from_generation_to_anchored_recs(chain):

@@ -117,7 +117,7 @@ def test_a_malformed_rec_id_is_404(api, rec_id):
 def test_detail_costs_a_bounded_number_of_queries(api, two_recs, django_assert_max_num_queries):
     _, second, _ = two_recs
 
-    with django_assert_max_num_queries(3):  # token, REC, its transactions
+    with django_assert_max_num_queries(4):  # token, REC and its opener, its spans, transactions
         api.get(f"/api/v1/energy/recs/{second.pk}")
 
 

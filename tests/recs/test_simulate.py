@@ -7,7 +7,7 @@ from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from energy.models import Attribution, Source
-from recs.models import Rec
+from recs.models import Rec, Remainder
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -29,7 +29,7 @@ def test_simulate_feeds_signed_reports_and_leaves_recs_with_remainders(chain):
         source__external_id="sunny-hill-array-a", value__gt=10**9
     )
     assert big_hours.exists()  # hours of more than 1 MWh
-    assert Attribution.objects.filter(kind="remainder").exists()
+    assert Remainder.objects.exists()
     assert set(Rec.objects.values_list("state", flat=True)) == {"Processed"}
     assert Source.objects.filter(type="consumer").count() == 1
     call_command("verify_ledger", stdout=StringIO())

@@ -1,0 +1,110 @@
+"""What the ledger audit checks of issuance: every REC recomputed from its transactions.
+
+Each REC's spans and opening remainder are read back against the transactions
+they cover: a REC holds exactly 1 MWh, the energy a REC passes on is what opens
+the source's next one (from the same transaction), the spans of a source never
+overlap and cover Processed generation only, and where issuance stands (its
+carry) is what the source's last REC left.
+"""
+
+from collections.abc import Iterator
+
+from django.db import connection
+
+from core.units import REC_VALUE, mwh_text
+from energy.models import Attribution
+from recs.models import Issuance, Rec, Remainder, Span
+from recs.selectors import rec_members
+
+CHUNK = 500
+LIMIT = 100  # problems named per check: one broken rule tends to break many RECs
+
+
+def issuance_problems() -> Iterator[str]:
+    yield from _limited(_rec_problems())
+    yield from _limited(_span_problems())
+
+
+def _limited(problems: Iterator[str]) -> Iterator[str]:
+    for count, problem in enumerate(problems, start=1):
+        yield problem
+        if count == LIMIT:
+            yield f"... and maybe more of the kind (the first {LIMIT} are named)"
+            return
+
+
+def _rec_problems() -> Iterator[str]:
+    # The energy each source's previous REC passed on: (from which hash, mWh).
+    passed: dict[int, tuple[str | None, int]] = {}
+    ids = list(Rec.objects.order_by("source_id", "id").values_list("id", "source_id"))
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        rec_ids = [pk for pk, _ in chunk]
+        parts = rec_members(rec_ids)
+        openers = {
+            o.rec_id: o
+            for o in Remainder.objects.filter(rec_id__in=rec_ids).select_related("split_from")
+        }
+        last_span = {}
+        for span in Span.objects.filter(rec_id__in=rec_ids).order_by("seq_first"):
+            last_span[span.rec_id] = span
+        for pk, source_id in chunk:
+            held = sum(taken for _, taken in parts.get(pk, []))
+            if held != REC_VALUE:
+                yield f"REC {pk}: its transactions hold {mwh_text(held)} MWh, not 1 MWh"
+            origin, amount = passed.get(source_id, (None, 0))
+            opener = openers.get(pk)
+            opens = (opener.split_from.hash, opener.value) if opener else (None, 0)
+            if opens != (origin, amount):
+                got = f"{mwh_text(opener.value)} MWh" if opener else "nothing"
+                yield (
+                    f"REC {pk}: opens with {got}, but the source's previous REC passed on "
+                    f"{mwh_text(amount)} MWh"
+                )
+            if (span := last_span.get(pk)) is not None:
+                passed[source_id] = _passing(parts[pk][-1][0], span.remainder)
+            elif opener is not None:
+                passed[source_id] = _passing(opener.split_from.hash, opener.remainder)
+    for state in Issuance.objects.select_related("carry_from").order_by("source_id"):
+        origin, amount = passed.get(state.source_id, (None, 0))
+        carried = (state.carry_from.hash if state.carry_from else None, state.carry)
+        if state.source_id in passed and carried != (origin, amount):
+            yield (
+                f"source {state.source_id}: issuance carries {mwh_text(state.carry)} MWh, but "
+                f"its last REC passed on {mwh_text(amount)} MWh"
+            )
+
+
+def _passing(origin: str | None, amount: int) -> tuple[str | None, int]:
+    """What a REC passes on: ``amount`` mWh of the transaction of hash ``origin``."""
+    return (origin if amount else None, amount)
+
+
+def _span_problems() -> Iterator[str]:
+    previous = None
+    for span in (
+        Span.objects.select_related("rec")
+        .order_by("source_id", "seq_first")
+        .iterator(chunk_size=2000)
+    ):
+        if span.rec.source_id != span.source_id:
+            yield f"REC {span.rec_id}: a span of source {span.source_id}, not of its own"
+        same_source = previous is not None and previous.source_id == span.source_id
+        if same_source and span.seq_first <= previous.seq_last:
+            yield (
+                f"REC {span.rec_id} and REC {previous.rec_id} both hold seq "
+                f"{span.seq_first}..{min(span.seq_last, previous.seq_last)} of source "
+                f"{span.source_id}"
+            )
+        previous = span
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT sp.rec_id, a.id FROM {Span._meta.db_table} sp
+            JOIN {Attribution._meta.db_table} a ON a.source_id = sp.source_id
+                 AND a.seq >= sp.seq_first AND a.seq <= sp.seq_last AND a.value > 0
+            WHERE a.state <> 'Processed' ORDER BY sp.rec_id, a.id LIMIT {LIMIT}
+            """
+        )
+        for rec_id, attribution_id in cursor.fetchall():
+            yield f"REC {rec_id}: holds transaction {attribution_id}, which is not Processed"
