@@ -34,6 +34,11 @@ class Holder(Protocol):
     def rec_id_sql(self, alias: str) -> str:
         """SQL: the id of the REC holding the attribution row ``alias``, or NULL."""
 
+    def spans_sql(self, source: str, low: str, high: str) -> str:
+        """SQL: (rec_id, seq_first, seq_last) rows, among them every run of the
+        ``source``'s sequence held by a REC that meets ``low``..``high`` (SQL
+        expressions); a row of positive value in such a run is in its REC."""
+
 
 _holder: Holder | None = None
 
@@ -61,3 +66,9 @@ def recs_by_id(ids: Iterable[int]) -> dict[int, Any]:
 
 def rec_id_sql(alias: str) -> str:
     return _holder.rec_id_sql(alias) if _holder else "NULL"
+
+
+def spans_sql(source: str, low: str, high: str) -> str:
+    if _holder is None:
+        return "SELECT NULL::bigint AS rec_id, 0::bigint AS seq_first, -1::bigint AS seq_last"
+    return _holder.spans_sql(source, low, high)

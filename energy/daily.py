@@ -82,22 +82,28 @@ def _day_range(alias: str) -> str:
 def _aggregate(pairs: list[tuple[int, dt.date]]) -> dict[int, list[tuple]]:
     """Fresh (day, state, rec_id, number, value) rows of the touched days, per source."""
     cte, params = _pairs_cte(pairs)
-    rec_id = certificates.rec_id_sql("a")
     if connection.vendor == "postgresql":
         # Per touched day, a range scan of the (source, effective_time) index: a
         # plain join may hash on the source and filter all its rows for each day.
+        # The REC of each row from the few spans that meet the day's rows, looked
+        # up once a day rather than once a row.
+        spans = certificates.spans_sql("t.source_id", "b.low", "b.high")
         sql = f"""
             WITH {cte}
             SELECT t.source_id, t.day, g.state, g.rec_id, g.number, g.value
             FROM t CROSS JOIN LATERAL (
-                SELECT a.state, {rec_id} AS rec_id, COUNT(*) AS number,
-                       SUM(a.value)::bigint AS value
-                FROM energy_attribution a
+                SELECT min(a.seq) AS low, max(a.seq) AS high FROM energy_attribution a
+                WHERE a.source_id = t.source_id AND {_day_range("t")}
+            ) AS b CROSS JOIN LATERAL (
+                SELECT a.state, sp.rec_id, COUNT(*) AS number, SUM(a.value)::bigint AS value
+                FROM energy_attribution a LEFT JOIN ({spans}) AS sp
+                     ON a.value > 0 AND a.seq BETWEEN sp.seq_first AND sp.seq_last
                 WHERE a.source_id = t.source_id AND {_day_range("t")}
                 GROUP BY 1, 2
             ) AS g
         """
     else:  # SQLite joins by nested loops over the index anyway
+        rec_id = certificates.rec_id_sql("a")
         sql = f"""
             WITH {cte}
             SELECT t.source_id, t.day, a.state, {rec_id} AS rec_id, COUNT(*), SUM(a.value)

@@ -99,6 +99,19 @@ class RecHolder:
             ) AS sp WHERE sp.seq_first <= {alias}.seq AND {alias}.value > 0
         )"""
 
+    def spans_sql(self, source: str, low: str, high: str) -> str:
+        # The spans ending in low..high, and the first one ending past it, which is
+        # the only other one that can reach into it: two index probes.
+        table = Span._meta.db_table
+        return f"""
+            SELECT rec_id, seq_first, seq_last FROM {table}
+            WHERE source_id = {source} AND seq_last BETWEEN {low} AND {high}
+            UNION ALL (
+                SELECT rec_id, seq_first, seq_last FROM {table}
+                WHERE source_id = {source} AND seq_last > {high}
+                ORDER BY seq_last LIMIT 1
+            )"""
+
 
 def rec_members(rec_ids: list[int]) -> dict[int, list[tuple[str, int]]]:
     """Each REC's (hash of the transaction its energy comes from, mWh taken), in REC

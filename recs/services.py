@@ -131,6 +131,9 @@ _CUT = [
     # Each statement is one pass over known rows: compiling it (JIT) costs more
     # than it saves, a quarter of a second a statement on a million rows.
     "SET LOCAL jit = off",
+    # The sorts and hashes of a batch's rows (a quarter of a million) fit in memory
+    # rather than spilling to disk; a batch is one transaction of one worker.
+    "SET LOCAL work_mem = '64MB'",
     # issue_taken: the spans past where each locked source stands: RECs cut while
     # an earlier hour of the source was not yet Processed (rare, and few).
     """
@@ -141,12 +144,13 @@ _CUT = [
     WHERE s.source_id = ANY(%(ids)s)
     """,
     # issue_cut: the positive rows of the locked sources from each source's
-    # ``seq_from`` on, their place ``pos`` among them, whether each is ``taken``
-    # (in a REC already) or ``issuable`` (Processed and not taken: ``_issuable()``
-    # spelled in SQL). Each issuable one gets ``upto``, the source's issuable
-    # energy up to and including it counted from the carried remainder, so that it
-    # lies in REC ``first_rec`` (0-based) and reaches REC ``last_rec``;
-    # ``first_rec < n`` (the source's whole RECs) means it goes into one now.
+    # ``seq_from`` on, whether each is ``taken`` (in a REC already) or
+    # ``issuable`` (Processed and not taken: ``_issuable()`` spelled in SQL), and
+    # ``breaks``, how many of the source's rows up to it are not issuable. Each
+    # issuable one gets ``upto``, the source's issuable energy up to and including
+    # it counted from the carried remainder, so that it lies in REC ``first_rec``
+    # (0-based) and reaches REC ``last_rec``; ``first_rec < n`` (the source's whole
+    # RECs) means it goes into one now. Both sums are one pass of one window.
     f"""
     CREATE TEMP TABLE issue_cut ON COMMIT DROP AS
     SELECT w.*, (w.upto - w.value) / {REC_VALUE} AS first_rec, w.upto / {REC_VALUE} AS last_rec
@@ -154,14 +158,16 @@ _CUT = [
         SELECT a.id, a.source_id, a.seq, a.effective_time, a.value,
                t.source_id IS NOT NULL AS taken,
                a.state = 'Processed' AND t.source_id IS NULL AS issuable,
-               row_number() OVER (PARTITION BY a.source_id ORDER BY a.seq) AS pos,
+               count(*) FILTER (WHERE a.state <> 'Processed' OR t.source_id IS NOT NULL)
+                    OVER w AS breaks,
                (s.carry + sum(a.value) FILTER (WHERE a.state = 'Processed' AND t.source_id IS NULL)
-                    OVER (PARTITION BY a.source_id ORDER BY a.seq))::bigint AS upto
+                    OVER w)::bigint AS upto
         FROM recs_issuance s JOIN energy_attribution a
              ON a.source_id = s.source_id AND a.seq >= s.seq_from
         LEFT JOIN issue_taken t
              ON t.source_id = a.source_id AND a.seq BETWEEN t.seq_first AND t.seq_last
         WHERE s.source_id = ANY(%(ids)s) AND a.value > 0
+        WINDOW w AS (PARTITION BY a.source_id ORDER BY a.seq)
     ) AS w
     """,
     # Temporary tables get no statistics unless asked; the joins below need them.
@@ -228,25 +234,21 @@ _MEMBERS = [
     ) AS o JOIN issue_rec r ON r.source_id = o.source_id AND r.k = o.k
     ORDER BY r.id
     """,
-    # The transactions of REC ``k`` as runs of the sequence: consecutive issuable
-    # rows of one REC (same ``pos`` less their rank in it) form one span; a row
-    # not Processed or taken between them splits it. The one that crosses into
-    # the next REC keeps what its REC did not use. One statement: the database
-    # checks the spans statement by statement.
+    # The transactions of REC ``k`` as runs of the sequence: its rows with as many
+    # rows not issuable before them (``breaks``) have none between them, and form
+    # one span; a row not Processed or taken between two of them splits it. The
+    # one that crosses into the next REC keeps what its REC did not use. One
+    # statement: the database checks the spans statement by statement.
     f"""
     INSERT INTO recs_span (rec_id, source_id, seq_first, seq_last, remainder, created)
-    SELECT r.id, m.source_id, min(m.seq), max(m.seq), sum(m.remainder)::bigint, %(now)s
-    FROM (
-        SELECT c.source_id, c.first_rec, c.seq,
-               CASE WHEN c.last_rec > c.first_rec
-                    THEN c.upto - {REC_VALUE} * (c.first_rec + 1) ELSE 0 END AS remainder,
-               c.pos - row_number() OVER (PARTITION BY c.source_id, c.first_rec ORDER BY c.seq)
-                   AS island
-        FROM issue_cut c JOIN issue_due d ON d.source_id = c.source_id
-        WHERE c.issuable AND c.first_rec < d.n
-    ) AS m JOIN issue_rec r ON r.source_id = m.source_id AND r.k = m.first_rec
-    GROUP BY r.id, m.source_id, m.island
-    ORDER BY r.id, min(m.seq)
+    SELECT r.id, c.source_id, min(c.seq), max(c.seq),
+           sum(CASE WHEN c.last_rec > c.first_rec
+                    THEN c.upto - {REC_VALUE} * (c.first_rec + 1) ELSE 0 END)::bigint,
+           %(now)s
+    FROM issue_cut c JOIN issue_due d ON d.source_id = c.source_id
+    JOIN issue_rec r ON r.source_id = c.source_id AND r.k = c.first_rec
+    WHERE c.issuable AND c.first_rec < d.n
+    GROUP BY r.id, c.source_id, c.breaks
     """,
     # The new carry: what is left, past the last whole REC, of the transaction
     # that reached it.
