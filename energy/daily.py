@@ -1,9 +1,10 @@
 """The daily rows of /daily and the source counters, kept up to date as attributions change.
 
-Every service that appends attributions or changes their state or REC calls
-``daily_refresh`` with the days it touched, inside its own transaction. Only
-those days are aggregated again from the attributions; the daily rows after
-them are only renumbered, so the cost follows the change, not the history.
+``energy.transitions``, which makes every change of attributions (appended,
+sent, confirmed, joined a REC), calls ``daily_refresh`` with the days it
+touched, inside the change's transaction. Only those days are aggregated again
+from the attributions; the daily rows after them are only renumbered, so the
+cost follows the change, not the history.
 """
 
 import datetime as dt

@@ -17,9 +17,8 @@ from django.db.models import F, Q
 
 from core.sql import update_by_id
 from core.units import carbon_offset_mg
-from energy.daily import daily_refresh
 from energy.models import Source
-from energy.services import attributions_insert
+from energy.transitions import attributions_appended
 
 HOUR = 3_600_000_000  # microseconds
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -127,7 +126,7 @@ def attribute_due_hours(*, limit: int = 1000) -> int:
         if not sources:
             return 0
         readings = _readings(sources)
-        rows, progress, days = [], {}, {}
+        rows, progress = [], {}
         for source in sources:
             source_id = source.pk
             hours, reached = close_hours(readings[source_id], _progress_of(source))
@@ -150,13 +149,11 @@ def attribute_due_hours(*, limit: int = 1000) -> int:
                     )
                 )
             progress[source_id] = reached
-            days[source_id] = {from_micros(hour).date() for hour, _ in hours}
 
         if not rows:
             return 0
-        attributions_insert(rows)
+        attributions_appended(rows)
         _save_progress(progress)
-        daily_refresh(days)
         return len(rows)
 
 

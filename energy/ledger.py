@@ -8,19 +8,17 @@ The daily rows of the days touched follow in the same transaction.
 """
 
 import datetime as dt
-from collections import defaultdict
 from collections.abc import Iterator
 
 from django.db import connection
 from django.db.models import BigIntegerField, Q
 from django.db.models.functions import Cast, Extract
-from django.utils import timezone
 
 from chain.hashing import attribution_leaf
-from chain.leaves import Batch, mark_rows_sent
+from chain.leaves import Batch
 from chain.models import LedgerBlock
-from energy.daily import daily_refresh
 from energy.models import Attribution, Source, State
+from energy.transitions import attributions_confirmed, attributions_sent
 
 KIND = "attributions"
 
@@ -69,15 +67,6 @@ def batch_of(rows: list[tuple]) -> Batch:
     )
 
 
-def _refresh_days(block: LedgerBlock) -> None:
-    """Refresh the daily rows of the days the block's attributions fall on."""
-    days = defaultdict(set)
-    rows = Attribution.objects.filter(ledger_block=block).order_by()
-    for source_id, day in rows.values_list("source_id", "effective_time__date").distinct():
-        days[source_id].add(day)
-    daily_refresh(days)
-
-
 class AttributionLeaves:
     name = KIND
 
@@ -86,19 +75,10 @@ class AttributionLeaves:
         return batch_of(rows) if rows else None
 
     def mark_sent(self, block: LedgerBlock) -> None:
-        mark_rows_sent("energy_attribution", block, State.PENDING)
-        _refresh_days(block)
+        attributions_sent(block)
 
     def mark_confirmed(self, block: LedgerBlock, number: int, chain_hash: str) -> None:
-        now = timezone.now()
-        Attribution.objects.filter(ledger_block=block, state=State.PENDING).update(
-            state=State.PROCESSED,
-            height=number,
-            block_id=chain_hash,
-            state_changed=now,
-            modified=now,
-        )
-        _refresh_days(block)
+        attributions_confirmed(block, number, chain_hash)
 
     def check(self, block: LedgerBlock) -> Iterator[tuple[str | None, bytes]]:
         """Each sealed leaf, with what is wrong with its attribution if anything.

@@ -3,7 +3,7 @@
 import datetime as dt
 import re
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -11,11 +11,10 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from core.sql import insert_rows
 from core.units import carbon_offset_mg
 from energy.auth import token_digest
-from energy.daily import daily_refresh
-from energy.models import ApiToken, Attribution, Customer, Source, State
+from energy.models import ApiToken, Attribution, Customer, Source
+from energy.transitions import attributions_appended
 
 ADDRESS_FORMAT = re.compile(r"0x[0-9a-fA-F]{40}")
 
@@ -160,7 +159,7 @@ def attributions_append(*, source: Source, rows: Sequence[NewAttribution]) -> li
                 )
             last = when
         factor = locked.emission_factor
-        attributions_insert(
+        attributions_appended(
             (
                 locked.pk,
                 locked.attribution_count + index,
@@ -171,28 +170,8 @@ def attributions_append(*, source: Source, rows: Sequence[NewAttribution]) -> li
             )
             for index, row in enumerate(rows, start=1)
         )
-        daily_refresh({locked.pk: {row.effective_time.date() for row in rows}})
         return list(
             Attribution.objects.filter(source=locked, seq__gt=locked.attribution_count).order_by(
                 "seq"
             )
         )
-
-
-def attributions_insert(rows: Iterable[tuple]) -> None:
-    """Write new metered attributions straight to the table, COPY on PostgreSQL.
-
-    Rows are (source_id, seq, external_id, effective_time, value, carbon_offset);
-    the caller holds the source locks, numbers them after the source's
-    ``attribution_count`` and calls ``energy.daily.daily_refresh`` afterwards.
-    """
-    now = timezone.now()
-    insert_rows(
-        "energy_attribution",
-        ["source_id", "seq", "external_id", "effective_time", "value", "state",
-         "carbon_offset", "created", "modified"],
-        (
-            (sid, seq, ext, when, value, State.NEW, co, now, now)
-            for sid, seq, ext, when, value, co in rows
-        ),
-    )  # fmt: skip

@@ -21,8 +21,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core.units import REC_VALUE
-from energy.daily import daily_refresh
 from energy.models import Attribution, Source, State
+from energy.transitions import attributions_certified
 from recs.cutting import cut_recs
 from recs.models import Issuance, Numbering, Rec, Remainder, Span
 
@@ -98,7 +98,7 @@ def _issue(source_ids: Sequence[int], *, sql: bool) -> int:
         if not ids:
             return 0
         issued, days = (_cut_in_sql if sql else _cut_in_python)(ids)
-        daily_refresh(days)
+        attributions_certified(days)
     return issued
 
 

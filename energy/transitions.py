@@ -1,0 +1,73 @@
+"""Every change of attributions, with the daily rows and counters kept in step.
+
+An attribution is appended (New), sent with its ledger block (Pending),
+confirmed (Processed), and may join a REC; each of these changes the /daily rows
+and the source counters of the days it touches. This module is the only one
+that makes them, and the only caller of ``energy.daily.daily_refresh`` (ruff
+bans it elsewhere), so no writer can forget the refresh. Each function runs
+inside its caller's transaction.
+"""
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+
+from django.utils import timezone
+
+from chain.leaves import mark_rows_sent
+from chain.models import LedgerBlock
+from core.sql import insert_rows
+from energy.daily import daily_refresh
+from energy.models import Attribution, State
+
+
+def attributions_appended(rows: Iterable[tuple]) -> None:
+    """Write new attributions straight to the table (COPY on PostgreSQL), New.
+
+    Rows are (source_id, seq, external_id, effective_time, value, carbon_offset);
+    the caller holds the source locks and numbers them after the source's
+    ``attribution_count``.
+    """
+    now = timezone.now()
+    days: dict[int, set[dt.date]] = defaultdict(set)
+
+    def written():
+        for sid, seq, ext, when, value, co in rows:
+            days[sid].add(when.date())
+            yield sid, seq, ext, when, value, State.NEW, co, now, now
+
+    insert_rows(
+        "energy_attribution",
+        ["source_id", "seq", "external_id", "effective_time", "value", "state",
+         "carbon_offset", "created", "modified"],
+        written(),
+    )  # fmt: skip
+    daily_refresh(days)
+
+
+def attributions_sent(block: LedgerBlock) -> None:
+    """The block's attributions are with the node: each gets its leaf hash, Pending."""
+    mark_rows_sent("energy_attribution", block, State.PENDING)
+    daily_refresh(_days_of(block))
+
+
+def attributions_confirmed(block: LedgerBlock, number: int, chain_hash: str) -> None:
+    """The block's transaction is confirmed in chain block ``number``: Processed."""
+    now = timezone.now()
+    Attribution.objects.filter(ledger_block=block, state=State.PENDING).update(
+        state=State.PROCESSED, height=number, block_id=chain_hash, state_changed=now, modified=now
+    )
+    daily_refresh(_days_of(block))
+
+
+def attributions_certified(days: Mapping[int, Iterable[dt.date]]) -> None:
+    """Transactions of these (source -> days) joined RECs (the REC app wrote where)."""
+    daily_refresh(days)
+
+
+def _days_of(block: LedgerBlock) -> dict[int, set[dt.date]]:
+    days: dict[int, set[dt.date]] = defaultdict(set)
+    rows = Attribution.objects.filter(ledger_block=block).order_by()
+    for source_id, day in rows.values_list("source_id", "effective_time__date").distinct():
+        days[source_id].add(day)
+    return days
