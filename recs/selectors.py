@@ -5,7 +5,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Q, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from core.paging import Page, newest_first, path_id
 from energy.certificates import Held
@@ -68,9 +69,21 @@ class RecHolder:
         seqs = [row.seq for row in rows if row.value > 0]
         if not seqs:
             return {}
+        source_id, low, high = rows[0].source_id, min(seqs), max(seqs)
+        # Spans never overlap: past the first one ending at or after ``high`` none
+        # can reach the rows, so the index range stops there (and does not run on
+        # through every later span of the source).
+        reach = (
+            Span.objects.filter(source_id=source_id, seq_last__gte=high)
+            .order_by("seq_last")
+            .values("seq_last")[:1]
+        )
         spans = list(
             Span.objects.filter(
-                source_id=rows[0].source_id, seq_last__gte=min(seqs), seq_first__lte=max(seqs)
+                source_id=source_id,
+                seq_last__gte=low,
+                seq_last__lte=Coalesce(Subquery(reach), Value(high)),
+                seq_first__lte=high,
             )
             .select_related("rec")
             .order_by("seq_last")
