@@ -56,59 +56,59 @@ def test_verify_ledger_checks_recs_too(issued):
     assert out.getvalue().splitlines()[-1].startswith("ledger verified: 2 block(s)")
 
 
+def tampered(table: str, update: str, params: list) -> str:
+    """Rewrite issuance's rows past the triggers, as someone with database access would;
+    what verify_ledger then says (it must fail)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+        cursor.execute(update, params)
+        cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
+    out = StringIO()
+    with pytest.raises(CommandError):
+        call_command("verify_ledger", stdout=out)
+    return out.getvalue()
+
+
 @pytest.mark.postgres
 def test_verify_ledger_names_a_rec_whose_transactions_were_changed(issued):
     _, rows, _ = issued
     anchoring_round()
-    with connection.cursor() as cursor:  # past the triggers, as someone with database access
-        cursor.execute("ALTER TABLE recs_span DISABLE TRIGGER USER")
-        cursor.execute(
-            "UPDATE recs_span SET remainder = remainder + 1 WHERE seq_last = %s", [rows[1].seq]
-        )
-        cursor.execute("ALTER TABLE recs_span ENABLE TRIGGER USER")
-
-    out = StringIO()
-    with pytest.raises(CommandError):
-        call_command("verify_ledger", stdout=out)
-
     [first] = Rec.objects.filter(seq=1)
-    assert f"REC {first.pk}: its transactions no longer hash to its leaf" in out.getvalue()
+
+    said = tampered(
+        "recs_span", "UPDATE recs_span SET remainder = remainder + 1 WHERE seq_last = %s",
+        [rows[1].seq],
+    )  # fmt: skip
+
+    assert f"REC {first.pk}: its transactions no longer hash to its leaf" in said
 
 
 @pytest.mark.postgres
 def test_verify_ledger_names_a_rec_that_does_not_hold_one_mwh(issued):
     anchoring_round()
     [first] = Rec.objects.filter(seq=1)
-    with connection.cursor() as cursor:  # a span cut short, and its REC re-hashed to match
-        cursor.execute("ALTER TABLE recs_span DISABLE TRIGGER USER")
-        cursor.execute("UPDATE recs_span SET seq_first = seq_first + 1 WHERE rec_id = %s",
-                       [first.pk])  # fmt: skip
-        cursor.execute("ALTER TABLE recs_span ENABLE TRIGGER USER")
 
-    out = StringIO()
-    with pytest.raises(CommandError):
-        call_command("verify_ledger", stdout=out)
+    said = tampered(  # a span cut short
+        "recs_span", "UPDATE recs_span SET seq_first = seq_first + 1 WHERE rec_id = %s",
+        [first.pk],
+    )  # fmt: skip
 
-    assert f"REC {first.pk}: its transactions hold " in out.getvalue()
-    assert "not 1 MWh" in out.getvalue()
+    assert f"REC {first.pk}: its transactions hold 0.1 MWh, not 1 MWh" in said
 
 
 @pytest.mark.postgres
 def test_verify_ledger_names_a_remainder_that_the_previous_rec_did_not_pass_on(issued):
     anchoring_round()
     [second] = Rec.objects.filter(seq=2)
-    with connection.cursor() as cursor:
-        cursor.execute("ALTER TABLE recs_remainder DISABLE TRIGGER USER")
-        cursor.execute("UPDATE recs_remainder SET value = value + 1, remainder = remainder + 1"
-                       " WHERE rec_id = %s", [second.pk])  # fmt: skip
-        cursor.execute("ALTER TABLE recs_remainder ENABLE TRIGGER USER")
 
-    out = StringIO()
-    with pytest.raises(CommandError):
-        call_command("verify_ledger", stdout=out)
+    said = tampered(  # its value and what it passes on both one mWh more: the same hash
+        "recs_remainder",
+        "UPDATE recs_remainder SET value = value + 1, remainder = remainder + 1 WHERE rec_id = %s",
+        [second.pk],
+    )
 
-    assert f"REC {second.pk}: opens with " in out.getvalue()
-    assert "but the source's previous REC passed on" in out.getvalue()
+    assert f"REC {second.pk}: opens with " in said
+    assert "but the source's previous REC passed on 0.0012 MWh" in said
 
 
 def test_the_whole_pipeline_runs_from_generation_to_anchored_recs(chain):
