@@ -198,6 +198,13 @@ CHAIN_GAS_LIMIT = env_int("CHAIN_GAS_LIMIT", 100_000, minimum=21_000)
 # Retries of a failed send wait 2, 4, 8... seconds, at most CHAIN_RETRY_MAX_SECONDS.
 CHAIN_RETRY_MAX_SECONDS = env_int("CHAIN_RETRY_MAX_SECONDS", 300, minimum=1)
 
+# Plausibility at ingestion: samples older than this many days are refused (a year of
+# backfill is accepted, not history from 1970), and so is a rise of cumulative energy
+# faster than any single plant could produce (MAX_SOURCE_POWER_W; the largest ones
+# are around 22 GW).
+MAX_BACKFILL_DAYS = env_int("MAX_BACKFILL_DAYS", 400, minimum=1)
+MAX_SOURCE_POWER_W = env_int("MAX_SOURCE_POWER_W", 25_000_000_000, minimum=1)
+
 # Default intervals of the periodic tasks, used when the schedule is first created.
 HOURLY_INTERVAL_SECONDS = env_int("HOURLY_INTERVAL_SECONDS", 60, minimum=1)
 ANCHOR_INTERVAL_SECONDS = env_int("ANCHOR_INTERVAL_SECONDS", 30, minimum=1)

@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 from eth_keys import KeyAPI
@@ -181,14 +182,34 @@ def decode_sample(item: str) -> Sample:
     return Sample(dt.datetime.fromtimestamp(seconds, dt.UTC), power, energy)
 
 
+def _plausible_rise(before: Sample, after: Sample, refuse: tuple[int, str]) -> None:
+    """Refuse a rise of cumulative energy no plant could produce in the time between."""
+    seconds = (after.time - before.time).total_seconds()
+    # W x s / 3600 = Wh, x 1000 = mWh; compared without division, so exactly.
+    if (after.energy - before.energy) * 3600 > settings.MAX_SOURCE_POWER_W * 1000 * seconds:
+        raise fail(
+            refuse,
+            f"cumulative energy rose by {after.energy - before.energy} mWh in {seconds:g} s: "
+            f"more than {settings.MAX_SOURCE_POWER_W} W could produce",
+        )
+
+
 def _in_order(samples: list[Sample], refuse: tuple[int, str], now: dt.datetime) -> None:
     for before, after in pairwise(samples):
         if after.time <= before.time:
             raise fail(refuse, "sample times must increase")
         if after.energy < before.energy:
             raise fail(refuse, "cumulative energy must not decrease")
+        _plausible_rise(before, after, refuse)
     if samples and samples[-1].time > now + MAX_CLOCK_SKEW:
         raise fail(refuse, "sample time is in the future")
+    oldest = now - dt.timedelta(days=settings.MAX_BACKFILL_DAYS)
+    if samples and samples[0].time < oldest:
+        raise fail(
+            refuse,
+            f"sample time {samples[0].time:%Y-%m-%dT%H:%M:%SZ} is more than "
+            f"{settings.MAX_BACKFILL_DAYS} days old (MAX_BACKFILL_DAYS)",
+        )
 
 
 def pogg_parse(params, now: dt.datetime) -> Push:
@@ -346,6 +367,8 @@ def _new_samples(push: Push, stored: dict) -> list[Sample]:
             continue  # a retry of a stored sample
         if last_energy is not None and sample.energy < last_energy:
             raise fail(push.refuse, "cumulative energy went down")
+        if last_time is not None and not fresh:
+            _plausible_rise(Sample(last_time, 0, last_energy), sample, push.refuse)
         fresh.append(sample)
     return fresh
 

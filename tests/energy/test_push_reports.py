@@ -322,3 +322,47 @@ class TestMinerLookup:
         answer = post(Client(), call("net_getMinerByAddress", ["0x12"])).json()
 
         assert error_code(answer) == -32602
+
+
+class TestPlausibleSamples:
+    """Energy a meter could not have produced is refused at the door (12207, with why)."""
+
+    def reason(self, answer: dict) -> str:
+        assert error_code(answer) == 12207
+        return answer["error"]["data"]["reason"]
+
+    def test_a_first_sample_from_1970_is_refused(self, miner):
+        answer = report(miner, [(dt.datetime(1970, 1, 2, tzinfo=dt.UTC), 1, 5)])
+
+        assert "more than 400 days old (MAX_BACKFILL_DAYS)" in self.reason(answer)
+        assert stored() == []
+
+    def test_backfill_reaches_back_as_far_as_the_setting(self, miner, settings):
+        year_ago = T - dt.timedelta(days=365)
+        assert error_code(report(miner, [(year_ago, 1, 5)])) is None
+
+        settings.MAX_BACKFILL_DAYS = 30
+        answer = report(miner, [(year_ago + dt.timedelta(hours=1), 1, 6)], call_id=2)
+
+        assert "more than 30 days old" in self.reason(answer)
+        assert [e for _, _, e in stored()] == [5]
+
+    def test_a_rise_no_plant_could_produce_is_refused(self, miner, settings):
+        settings.MAX_SOURCE_POWER_W = 1_000_000  # 1 MW: at most 1,000,000,000 mWh an hour
+        too_fast = report(miner, [(at(0), 1, 0), (at(60), 1, 1_000_000_001)])
+        assert "more than 1000000 W could produce" in self.reason(too_fast)
+        assert stored() == []
+
+        assert error_code(report(miner, [(at(0), 1, 0), (at(60), 1, 10**9)], call_id=2)) is None
+        after_the_stored_one = report(miner, [(at(120), 1, 2 * 10**9 + 1)], call_id=3)
+
+        assert "rose by 1000000001 mWh in 3600 s" in self.reason(after_the_stored_one)
+        assert [e for _, _, e in stored()] == [0, 10**9]
+
+    def test_the_top_of_the_energy_range_after_a_real_sample_is_refused(self, miner):
+        report(miner, [(at(0), 1, 10)])
+
+        answer = report(miner, [(at(5), 1, 2**63 - 1)], call_id=2)
+
+        assert "could produce" in self.reason(answer)
+        assert [e for _, _, e in stored()] == [10]
