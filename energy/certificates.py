@@ -8,10 +8,7 @@ none registered every transaction is in no REC.
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
-
-if TYPE_CHECKING:
-    from energy.models import Attribution
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -25,8 +22,8 @@ class Held:
 
 
 class Holder(Protocol):
-    def held(self, rows: "list[Attribution]") -> "dict[int, Held]":
-        """By attribution id, the place of each of ``rows`` (one source's) in a REC."""
+    def held(self, rows: list) -> dict[int, Held]:
+        """By attribution id, where each of ``rows`` (one source's attributions) is held."""
 
     def recs_by_id(self, ids: Iterable[int]) -> dict[int, Any]:
         """The RECs of these ids."""
@@ -48,7 +45,7 @@ def register(holder: Holder) -> None:
     _holder = holder
 
 
-def attach(rows: "list[Attribution]") -> None:
+def attach(rows: list) -> None:
     """Give each row its ``held`` place (None: in no REC) in one lookup per source."""
     by_source: dict[int, list] = {}
     for row in rows:

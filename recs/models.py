@@ -74,14 +74,6 @@ class Rec(models.Model):
     def __str__(self) -> str:
         return f"REC {self.id}"
 
-    @property
-    def transactions(self) -> list:
-        """Its transactions in REC order: the incoming remainder first, then the metered
-        ones its spans cover (``recs.selectors.rec_transactions`` pages them)."""
-        from recs.selectors import rec_transactions
-
-        return rec_transactions(rec=self)
-
 
 class Span(models.Model):
     """A run of the source's transaction sequence in one REC: its metered transactions

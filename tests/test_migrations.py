@@ -27,11 +27,12 @@ def contents_after(rec_ids: list[int]) -> dict[int, tuple]:
     """Each REC's (opening remainder, [(transaction id, remainder)]) read the way the API
     reads them, once the database is at the latest schema."""
     from recs.models import Rec, Remainder
+    from recs.selectors import rec_transactions
 
     found = {}
     for rec in Rec.objects.filter(pk__in=rec_ids).order_by("pk"):
         opener, members = None, []
-        for t in rec.transactions:
+        for t in rec_transactions(rec=rec):
             if isinstance(t, Remainder):
                 opener = (t.pk, t.split_from_id, t.value, t.remainder, t.external_id,
                           t.effective_time)  # fmt: skip

@@ -18,6 +18,7 @@ from energy import certificates
 from energy.models import Attribution, Source
 from recs.cutting import cut_recs
 from recs.models import Issuance, Numbering, Rec, Remainder
+from recs.selectors import rec_transactions
 from recs.services import rec_issue, recs_issue_all
 from tests.energy.test_ledger_services import assert_in_step
 from tests.factories import (
@@ -135,13 +136,13 @@ def test_a_late_hour_is_cut_in_time_order_with_the_energy_waiting_after_it(sourc
     assert rec_issue(source_id=source.pk) == 1
     source.refresh_from_db()
     assert issuance(source).seq_from == h2.seq  # everything before it is settled
-    assert [t.pk for t in Rec.objects.get().transactions] == [h1.pk, h3.pk]
+    assert [t.pk for t in rec_transactions(rec=Rec.objects.get())] == [h1.pk, h3.pk]
 
     mark_processed([h2])
     assert rec_issue(source_id=source.pk) == 1
 
     second = Rec.objects.order_by("seq").last()
-    opener, *members = second.transactions
+    opener, *members = rec_transactions(rec=second)
     # What h3 had left (0.3 MWh) opens it, then h2 (earlier than h4), then h4 crosses.
     assert (opener.kind, opener.value, opener.split_from_id) == ("remainder", 300_000_000, h3.pk)
     assert [(t.pk, t.remainder) for t in members] == [(h2.pk, 0), (h4.pk, 200_000_000)]
@@ -189,7 +190,7 @@ def test_conservation_holds_after_every_round(customer, rounds):
         settled_through(source)
         assert_in_step(Source.objects.get(pk=source.pk))
     for rec in Rec.objects.filter(source=source):
-        held = rec.transactions
+        held = rec_transactions(rec=rec)
         assert sum(t.value - t.remainder for t in held) == MWH
 
 
@@ -197,7 +198,7 @@ def _rec_contents(rec: Rec) -> tuple:
     """(opener as (value, remainder, split from) or None, [(member id, remainder)])."""
     opener = None
     members = []
-    for t in rec.transactions:
+    for t in rec_transactions(rec=rec):
         if isinstance(t, Remainder):
             opener = (t.value, t.remainder, t.split_from_id)
         else:
