@@ -13,7 +13,15 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from core.env import database_from_url, env_bool, env_int, env_list, env_str, env_url
+from core.env import (
+    database_from_url,
+    env_bool,
+    env_decimal,
+    env_int,
+    env_list,
+    env_str,
+    env_url,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("CG_VAR_DIR", str(BASE_DIR / "var")))
@@ -204,6 +212,9 @@ CHAIN_RETRY_MAX_SECONDS = env_int("CHAIN_RETRY_MAX_SECONDS", 300, minimum=1)
 # are around 22 GW).
 MAX_BACKFILL_DAYS = env_int("MAX_BACKFILL_DAYS", 400, minimum=1)
 MAX_SOURCE_POWER_W = env_int("MAX_SOURCE_POWER_W", 25_000_000_000, minimum=1)
+# An hour of more energy than the source's capacity x 1 h x this margin is quarantined:
+# held out of RECs until an operator releases or rejects it.
+PLAUSIBILITY_MARGIN = env_decimal("PLAUSIBILITY_MARGIN", "1.10", minimum="1")
 
 # Default intervals of the periodic tasks, used when the schedule is first created.
 HOURLY_INTERVAL_SECONDS = env_int("HOURLY_INTERVAL_SECONDS", 60, minimum=1)

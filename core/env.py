@@ -6,6 +6,7 @@ typo stops the process at start-up instead of surfacing as odd behaviour later.
 """
 
 import os
+from decimal import Decimal, InvalidOperation
 from urllib.parse import unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
@@ -45,6 +46,17 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, not {value!r}") from None
     if minimum is not None and number < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {number}")
+    return number
+
+
+def env_decimal(name: str, default: str, *, minimum: str | None = None) -> Decimal:
+    value = _raw(name) or default
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        raise ImproperlyConfigured(f"{name} must be a decimal number, not {value!r}") from None
+    if not number.is_finite() or (minimum is not None and number < Decimal(minimum)):
+        raise ImproperlyConfigured(f"{name} must be a number of at least {minimum}, not {value}")
     return number
 
 

@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
@@ -12,11 +13,18 @@ from energy.models import (
     Attribution,
     Customer,
     DailyAggregate,
+    Quality,
     Reading,
     Report,
     Source,
 )
-from energy.services import source_clean, source_create, token_create, token_revoke
+from energy.services import (
+    attributions_decide,
+    source_clean,
+    source_create,
+    token_create,
+    token_revoke,
+)
 
 
 class ApiTokenInline(admin.TabularInline):
@@ -216,6 +224,12 @@ def _new_source_clean(form) -> dict:
     return data
 
 
+class DecisionForm(ActionForm):
+    reason = forms.CharField(
+        required=False, max_length=300, help_text="why (for release / reject quarantined hours)"
+    )
+
+
 class HeldChangeList(ChangeList):
     """The page's attributions with their RECs, looked up once for the page."""
 
@@ -234,9 +248,12 @@ class AttributionAdmin(ReadOnlyAdmin):
         "state",
         "rec",
         "remainder_mwh",
+        "quality",
         "height",
     ]
-    list_filter = ["state", "effective_time"]
+    list_filter = ["state", "quality", "effective_time"]
+    action_form = DecisionForm
+    actions = ["release_hours", "reject_hours"]
     date_hierarchy = "effective_time"
     search_fields = ["external_id", "hash", "source__external_id", "source__name"]
     list_select_related = ["source"]
@@ -252,6 +269,29 @@ class AttributionAdmin(ReadOnlyAdmin):
     @admin.display(description="remainder MWh")
     def remainder_mwh(self, obj: Attribution) -> str:
         return mwh_text(obj.remainder)
+
+    @admin.action(description="Release quarantined hours (they flow on to RECs)")
+    def release_hours(self, request, queryset: QuerySet[Attribution]) -> None:
+        self._decide(request, queryset, release=True)
+
+    @admin.action(description="Reject quarantined hours (never in a REC)")
+    def reject_hours(self, request, queryset: QuerySet[Attribution]) -> None:
+        self._decide(request, queryset, release=False)
+
+    def _decide(self, request, queryset, *, release: bool) -> None:
+        reason = request.POST.get("reason", "")
+        chosen = list(queryset.filter(quality=Quality.QUARANTINED).order_by("pk"))
+        try:
+            decided = attributions_decide(
+                attribution_ids=[a.pk for a in chosen], release=release, reason=reason
+            )
+        except ValidationError as error:
+            self.message_user(request, "; ".join(error.messages), messages.ERROR)
+            return
+        verb = "released" if release else "rejected"
+        for attribution in chosen:
+            self.log_change(request, attribution, f"{verb}: {reason.strip()}")
+        self.message_user(request, f"{decided} quarantined hour(s) {verb}.")
 
 
 @admin.register(DailyAggregate)

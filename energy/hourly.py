@@ -12,12 +12,13 @@ depend on how often the step runs or how the readings arrived.
 import datetime as dt
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q
 
 from core.sql import update_by_id
-from core.units import carbon_offset_mg
-from energy.models import Source
+from core.units import carbon_offset_mg, mwh_text
+from energy.models import Quality, Source
 from energy.transitions import attributions_appended
 
 HOUR = 3_600_000_000  # microseconds
@@ -146,6 +147,7 @@ def attribute_due_hours(*, limit: int = 1000) -> int:
                         when,
                         value,
                         carbon_offset_mg(value, factor),
+                        *hour_quality(energy, source.capacity_wh),
                     )
                 )
             progress[source_id] = reached
@@ -155,6 +157,18 @@ def attribute_due_hours(*, limit: int = 1000) -> int:
         attributions_appended(rows)
         _save_progress(progress)
         return len(rows)
+
+
+def hour_quality(energy: int, capacity_w: int | None) -> tuple[str | None, str]:
+    """(quality, reason) of an hour of ``energy`` mWh from a source of ``capacity_w``:
+    quarantined when above what the capacity gives in an hour, times the margin."""
+    margin = settings.PLAUSIBILITY_MARGIN
+    if capacity_w is None or abs(energy) <= capacity_w * 1000 * margin:
+        return None, ""
+    return Quality.QUARANTINED, (
+        f"{mwh_text(energy)} MWh in the hour is more than its capacity of {capacity_w} W "
+        f"gives in an hour x {margin}"
+    )
 
 
 def _progress_of(source: Source) -> Progress:

@@ -249,6 +249,15 @@ class Source(models.Model):
             steps += 1
 
 
+class Quality(models.TextChoices):
+    """An hour's plausibility: a quarantined hour is held out of issuance until an
+    operator releases it (it then flows on) or rejects it (never in a REC)."""
+
+    QUARANTINED = "quarantined"
+    RELEASED = "released"
+    REJECTED = "rejected"
+
+
 class Attribution(models.Model):
     """An energy transaction: the energy of one source over one UTC hour.
 
@@ -274,6 +283,9 @@ class Attribution(models.Model):
     height = models.BigIntegerField(null=True, blank=True)
     block_id = models.CharField(max_length=66, null=True, blank=True)
     carbon_offset = models.BigIntegerField(null=True, blank=True, help_text="mg CO2")
+    # None: plausible. Set by the hourly step, moved on by an operator's decision.
+    quality = models.CharField(max_length=12, choices=Quality.choices, null=True, blank=True)
+    quality_reason = models.CharField(max_length=300, blank=True, default="")
     # The ledger block whose Merkle tree holds this attribution's hash.
     ledger_block = models.ForeignKey(
         "chain.LedgerBlock",
@@ -315,6 +327,10 @@ class Attribution(models.Model):
             models.CheckConstraint(
                 condition=Q(hash__isnull=True) | Q(hash__regex=SHA256_HEX),
                 name="%(app_label)s_%(class)s_hash_hex",
+            ),
+            models.CheckConstraint(
+                condition=Q(quality__isnull=True) | Q(quality__in=Quality.values),
+                name="%(app_label)s_%(class)s_quality_valid",
             ),
             models.CheckConstraint(
                 condition=Q(state="New")
@@ -368,6 +384,13 @@ class Attribution(models.Model):
     @property
     def remainder_if_any(self) -> int | None:
         return self.remainder or None
+
+    @property
+    def plausibility(self) -> dict | None:
+        """The wire's ``quality`` key: absent for a plausible hour."""
+        if self.quality is None:
+            return None
+        return {"state": self.quality, "reason": self.quality_reason}
 
     @property
     def last_modified(self) -> dt.datetime:

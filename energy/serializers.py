@@ -31,10 +31,20 @@ class SourceListItemSerializer(SourceSerializer):
     total = serializers.IntegerField(help_text="number of sources of the customer")
 
 
+class QualitySerializer(serializers.Serializer):
+    state = serializers.ChoiceField(
+        choices=["quarantined", "released", "rejected"],
+        help_text="quarantined: held out of RECs until an operator decides; released: "
+        "flows on to RECs; rejected: never in a REC",
+    )
+    reason = serializers.CharField()
+
+
 class AttributionSerializer(WireSerializer):
     optional = frozenset(
-        {"block_id", "carbon_offset", "hash", "height", "rec", "remainder", "state_changed"}
-    )
+        {"block_id", "carbon_offset", "hash", "height", "quality", "rec", "remainder",
+         "state_changed"}
+    )  # fmt: skip
 
     id = serializers.IntegerField()
     created = TimestampField()
@@ -50,6 +60,7 @@ class AttributionSerializer(WireSerializer):
     carbon_offset = TonnesCo2Field(required=False)
     rec = NestedRecSerializer(required=False)
     remainder = MwhField(source="remainder_if_any", required=False)
+    quality = QualitySerializer(source="plausibility", required=False)
 
 
 class AttributionListItemSerializer(AttributionSerializer):

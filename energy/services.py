@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from core.units import carbon_offset_mg
 from energy.auth import token_digest
-from energy.models import ApiToken, Attribution, Customer, Source
+from energy.models import ApiToken, Attribution, Customer, Quality, Source
 from energy.transitions import attributions_appended
 
 ADDRESS_FORMAT = re.compile(r"0x[0-9a-fA-F]{40}")
@@ -175,3 +175,16 @@ def attributions_append(*, source: Source, rows: Sequence[NewAttribution]) -> li
                 "seq"
             )
         )
+
+
+def attributions_decide(*, attribution_ids: Sequence[int], release: bool, reason: str) -> int:
+    """An operator's decision on quarantined hours: released ones flow on to RECs,
+    rejected ones stay in the ledger and never enter one. Only a quarantined hour is
+    decided, once; the number decided."""
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError("a decision needs a reason")
+    quality = Quality.RELEASED if release else Quality.REJECTED
+    return Attribution.objects.filter(pk__in=attribution_ids, quality=Quality.QUARANTINED).update(
+        quality=quality, quality_reason=reason[:300], modified=timezone.now()
+    )

@@ -24,22 +24,23 @@ from energy.models import Attribution, State
 def attributions_appended(rows: Iterable[tuple]) -> None:
     """Write new attributions straight to the table (COPY on PostgreSQL), New.
 
-    Rows are (source_id, seq, external_id, effective_time, value, carbon_offset);
-    the caller holds the source locks and numbers them after the source's
-    ``attribution_count``.
+    Rows are (source_id, seq, external_id, effective_time, value, carbon_offset)
+    and optionally (quality, quality_reason); the caller holds the source locks and
+    numbers them after the source's ``attribution_count``.
     """
     now = timezone.now()
     days: dict[int, set[dt.date]] = defaultdict(set)
 
     def written():
-        for sid, seq, ext, when, value, co in rows:
+        for sid, seq, ext, when, value, co, *quality in rows:
             days[sid].add(when.date())
-            yield sid, seq, ext, when, value, State.NEW, co, now, now
+            quality, reason = quality or (None, "")
+            yield sid, seq, ext, when, value, State.NEW, co, quality, reason, now, now
 
     insert_rows(
         "energy_attribution",
         ["source_id", "seq", "external_id", "effective_time", "value", "state",
-         "carbon_offset", "created", "modified"],
+         "carbon_offset", "quality", "quality_reason", "created", "modified"],
         written(),
     )  # fmt: skip
     daily_refresh(days)

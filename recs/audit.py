@@ -103,8 +103,12 @@ def _span_problems() -> Iterator[str]:
             SELECT sp.rec_id, a.id FROM {Span._meta.db_table} sp
             JOIN {Attribution._meta.db_table} a ON a.source_id = sp.source_id
                  AND a.seq >= sp.seq_first AND a.seq <= sp.seq_last AND a.value > 0
-            WHERE a.state <> 'Processed' ORDER BY sp.rec_id, a.id LIMIT {LIMIT}
+            WHERE a.state <> 'Processed' OR a.quality IN ('quarantined', 'rejected')
+            ORDER BY sp.rec_id, a.id LIMIT {LIMIT}
             """
         )
         for rec_id, attribution_id in cursor.fetchall():
-            yield f"REC {rec_id}: holds transaction {attribution_id}, which is not Processed"
+            yield (
+                f"REC {rec_id}: holds transaction {attribution_id}, which is not Processed "
+                "or not plausible (quarantined or rejected)"
+            )

@@ -140,7 +140,7 @@ class Remainder(models.Model):
     kind = "remainder"
     block_id = REMAINDER_BLOCK_ID
     state = State.PROCESSED
-    hash = height = carbon_offset = state_changed = None
+    hash = height = carbon_offset = state_changed = plausibility = None
 
     # Checked by the statement trigger (migration 0007), not per row at commit.
     rec = models.OneToOneField(

@@ -16,12 +16,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import connection, transaction
-from django.db.models import Exists, Min, OuterRef, Subquery, Value
+from django.db.models import Exists, Min, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core.units import REC_VALUE
-from energy.models import Attribution, Source, State
+from energy.models import Attribution, Quality, Source, State
 from energy.transitions import attributions_certified
 from recs.cutting import cut_recs
 from recs.models import Issuance, Numbering, Rec, Remainder, Span
@@ -46,12 +46,17 @@ def _open():
     """Generation in no REC yet, whatever its state: none of it lies below its
     source's ``Issuance.seq_from``, so readers filter on that too, to read only the
     source's newest rows."""
-    return Attribution.objects.filter(value__gt=0).exclude(_held())
+    return (
+        Attribution.objects.filter(value__gt=0).exclude(_held()).exclude(quality=Quality.REJECTED)
+    )
 
 
 def _issuable():
-    """Processed generation in no REC yet: what issuance cuts."""
-    return _open().filter(state=State.PROCESSED)
+    """Processed, plausible generation in no REC yet: what issuance cuts (a quarantined
+    hour waits for an operator's decision; a rejected one is never cut)."""
+    return _open().filter(
+        Q(quality__isnull=True) | Q(quality=Quality.RELEASED), state=State.PROCESSED
+    )
 
 
 def sources_due() -> list[int]:
@@ -125,6 +130,11 @@ def _locked_customers(customer_ids) -> dict[int, int]:
     return dict(rows)
 
 
+# ``_issuable()`` of a row ``a`` of the cut, ``t`` the span holding it if any.
+ISSUABLE = (
+    "(a.state = 'Processed' AND t.source_id IS NULL"
+    " AND (a.quality IS NULL OR a.quality = 'released'))"
+)
 # The statements of one set-based cut, in order. Temporary tables hold each
 # step's rows so the next statements join them; they are dropped at the end.
 _CUT = [
@@ -144,8 +154,8 @@ _CUT = [
     WHERE s.source_id = ANY(%(ids)s)
     """,
     # issue_cut: the positive rows of the locked sources from each source's
-    # ``seq_from`` on, whether each is ``taken`` (in a REC already) or
-    # ``issuable`` (Processed and not taken: ``_issuable()`` spelled in SQL), and
+    # ``seq_from`` on, whether each is ``closed`` (in a REC already, or rejected)
+    # or ``issuable`` (``_issuable()`` spelled in SQL), and
     # ``breaks``, how many of the source's rows up to it are not issuable. Each
     # issuable one gets ``upto``, the source's issuable energy up to and including
     # it counted from the carried remainder, so that it lies in REC ``first_rec``
@@ -156,12 +166,10 @@ _CUT = [
     SELECT w.*, (w.upto - w.value) / {REC_VALUE} AS first_rec, w.upto / {REC_VALUE} AS last_rec
     FROM (
         SELECT a.id, a.source_id, a.seq, a.effective_time, a.value,
-               t.source_id IS NOT NULL AS taken,
-               a.state = 'Processed' AND t.source_id IS NULL AS issuable,
-               count(*) FILTER (WHERE a.state <> 'Processed' OR t.source_id IS NOT NULL)
-                    OVER w AS breaks,
-               (s.carry + sum(a.value) FILTER (WHERE a.state = 'Processed' AND t.source_id IS NULL)
-                    OVER w)::bigint AS upto
+               t.source_id IS NOT NULL OR a.quality IS NOT DISTINCT FROM 'rejected' AS closed,
+               {ISSUABLE} AS issuable,
+               count(*) FILTER (WHERE NOT {ISSUABLE}) OVER w AS breaks,
+               (s.carry + sum(a.value) FILTER (WHERE {ISSUABLE}) OVER w)::bigint AS upto
         FROM recs_issuance s JOIN energy_attribution a
              ON a.source_id = s.source_id AND a.seq >= s.seq_from
         LEFT JOIN issue_taken t
@@ -274,7 +282,7 @@ _SETTLED = """
     FROM unnest(%(ids)s::bigint[]) AS u(id) JOIN energy_source e ON e.id = u.id LEFT JOIN (
         SELECT c.source_id, min(c.seq) AS seq
         FROM issue_cut c LEFT JOIN issue_due d ON d.source_id = c.source_id
-        WHERE NOT c.taken AND (NOT c.issuable OR d.n IS NULL OR c.first_rec >= d.n)
+        WHERE NOT c.closed AND (NOT c.issuable OR d.n IS NULL OR c.first_rec >= d.n)
         GROUP BY c.source_id
     ) AS x ON x.source_id = u.id
     WHERE s.source_id = u.id AND s.seq_from <> coalesce(x.seq, e.attribution_count + 1)
@@ -389,7 +397,7 @@ def _rows_from(state: Issuance) -> list[_Row]:
     rows = (
         Attribution.objects.filter(source_id=state.source_id, seq__gte=state.seq_from, value__gt=0)
         .order_by("seq")
-        .values_list("id", "seq", "value", "effective_time", "state")
+        .values_list("id", "seq", "value", "effective_time", "state", "quality")
     )
     return [
         _Row(
@@ -398,9 +406,11 @@ def _rows_from(state: Issuance) -> list[_Row]:
             pos,
             value,
             when,
-            row_state == State.PROCESSED and not any(lo <= seq <= hi for lo, hi in taken),
+            row_state == State.PROCESSED
+            and quality in (None, Quality.RELEASED)
+            and not any(lo <= seq <= hi for lo, hi in taken),
         )
-        for pos, (pk, seq, value, when, row_state) in enumerate(rows)
+        for pos, (pk, seq, value, when, row_state, quality) in enumerate(rows)
     ]
 
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from chain import client
 from core.units import MWH
-from energy.models import DailyAggregate, Source
+from energy.models import Attribution, DailyAggregate, Source
 from recs.models import Issuance, Numbering, Rec, Remainder, Span
 from recs.services import _issue
 from tests.factories import T0, SourceFactory, append, mark_processed
@@ -108,3 +108,14 @@ def test_a_late_hour_is_cut_alike_by_both_bodies(source):
 
     assert issued_by(True, [source.pk]) == issued_by(False, [source.pk])
     assert issued_by(True, [source.pk])[0] == 1
+
+
+def test_held_released_and_rejected_hours_are_cut_alike_by_both_bodies(source):
+    rows = append(source, [600_000_000, 800_000_000, 700_000_000, 900_000_000, 400_000_000])
+    for row, quality in zip(rows, [None, "quarantined", "rejected", "released", None], strict=True):
+        if quality:
+            Attribution.objects.filter(pk=row.pk).update(quality=quality, quality_reason="t")
+    mark_processed(rows)
+
+    assert issued_by(True, [source.pk]) == issued_by(False, [source.pk])
+    assert issued_by(True, [source.pk])[0] == 1  # 0.6 + 0.9 + 0.4 of plausible energy
