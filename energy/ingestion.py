@@ -30,6 +30,8 @@ MAX_INT64 = 2**63 - 1
 MAX_SAMPLE_SECONDS = 253_402_300_799
 # A sample from the future would block every real one after it.
 MAX_CLOCK_SKEW = dt.timedelta(minutes=10)
+# secp256k1's group order, halved: the bound of a canonical (low-s) signature.
+SECP256K1_HALF_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141 // 2
 ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 CLIENT_ID = re.compile(r"0x[0-9a-fA-F]{64}")
 SAMPLE_HEX = re.compile(r"[0-9a-fA-F]{40}")
@@ -159,9 +161,14 @@ def pogg_signer(version: int, address: str, data_list: list[str], signature: str
         raise fail(INVALID_SIGNATURE, str(error)) from None
     if len(raw) != 65 or raw[64] not in (0, 1):
         raise fail(INVALID_SIGNATURE, "must be 65 bytes r, s, v (0 or 1) in base58")
+    s = int.from_bytes(raw[32:64], "big")
+    if s > SECP256K1_HALF_N:
+        # (r, n - s) with v flipped is the same signer's too: only the low-s form of a
+        # signature is accepted, so each report has one signature (EIP-2).
+        raise fail(INVALID_SIGNATURE, "s must be in the lower half of the curve order (EIP-2)")
     digest = keccak(pogg_message(version, address, data_list))
     try:
-        vrs = (raw[64], int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:64], "big"))
+        vrs = (raw[64], int.from_bytes(raw[:32], "big"), s)
         public_key = _keys.Signature(vrs=vrs).recover_public_key_from_msg_hash(digest)
     except (BadSignature, ValidationError) as error:
         raise fail(INVALID_SIGNATURE, str(error)) from None

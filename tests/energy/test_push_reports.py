@@ -4,17 +4,19 @@ import datetime as dt
 
 import pytest
 from django.test import Client
-from eth_utils import to_checksum_address
+from eth_keys import KeyAPI
+from eth_utils import keccak, to_checksum_address
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from energy.ingestion import pogg_sign
+from energy.ingestion import base58_decode, base58_encode, pogg_message, pogg_sign
 from energy.models import Reading, Report, Source
 from tests.factories import SourceFactory, token_for
 from tests.pushing import Miner, call, hourly_report, post, sample_hex
 
 pytestmark = pytest.mark.django_db
 
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 T = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=5)
 
 
@@ -161,6 +163,22 @@ class TestMinerReports:
         answer = post(Client(), call("tx_reportMinerPoGG", signed(miner, data_list))).json()
 
         assert answer.get("result") == "200" or error_code(answer) == 12207
+
+    def test_a_malleated_high_s_signature_of_the_same_signer_is_12201(self, miner):
+        params = miner.report([(at(0), 1, 1)])
+        raw = base58_decode(params["signature"])
+        r, s, v = raw[:32], int.from_bytes(raw[32:64], "big"), raw[64]
+        high = base58_encode(r + (SECP256K1_N - s).to_bytes(32, "big") + bytes([1 - v]))
+        digest = keccak(pogg_message(1, params["address"], params["dataList"]))
+        vrs = (1 - v, int.from_bytes(r, "big"), SECP256K1_N - s)
+        same = KeyAPI().Signature(vrs=vrs).recover_public_key_from_msg_hash(digest)
+        assert same.to_address().lower() == miner.address.lower()  # a valid signature too
+
+        answer = post(Client(), call("tx_reportMinerPoGG", params | {"signature": high})).json()
+
+        assert error_code(answer) == 12201
+        assert "lower half" in answer["error"]["data"]["reason"]
+        assert stored() == []
 
     def test_a_report_signed_by_someone_else_is_12201(self, miner):
         params = Miner(seed=99).report([(at(0), 1, 1)])
