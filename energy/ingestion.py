@@ -89,6 +89,7 @@ class Push:
     client_id: str | None = None  # lower-case; consumption reports
     customer_id: int | None = None
     signature: str = ""
+    signed: str = ""  # the exact text the signature covers (PoGG reports)
     source: Source | None = field(default=None, repr=False)
 
 
@@ -250,6 +251,7 @@ def pogg_parse(params, now: dt.datetime) -> Push:
         refuse=INVALID_CONTENT,
         miner_address=address.lower(),
         signature=signature,
+        signed=pogg_message(version, address, data_list).decode(),
     )
 
 
@@ -412,7 +414,7 @@ def pushes_store(
                 stored[(source.pk, sample.time)] = (sample.power, sample.energy)
             source.last_sample_time, source.last_energy = fresh[-1].time, fresh[-1].energy
             touched[source.pk] = source
-            reports.append((source.pk, push.method, push.signature, fresh))
+            reports.append((source.pk, push.method, push.signature, push.signed, fresh))
         if reports:
             _reports_insert(reports, request_id, received)
             update_by_id(
@@ -424,21 +426,24 @@ def pushes_store(
 
 
 def _reports_insert(
-    reports: list[tuple[int, str, str, list[Sample]]], request_id: uuid.UUID, received
+    reports: list[tuple[int, str, str, str, list[Sample]]], request_id: uuid.UUID, received
 ) -> None:
-    """One Report row per (source id, method, signature, samples), then their readings."""
+    """One Report row per (source id, method, signature, signed text, samples), then
+    their readings."""
     adapt = connection.ops.adapt_datetimefield_value
-    values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(reports))
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(reports))
     params = [
         v
-        for source_id, method, signature, samples in reports
-        for v in (source_id, method, adapt(received), str(request_id), signature, len(samples))
-    ]
+        for source_id, method, signature, signed, samples in reports
+        for v in (
+            source_id, method, adapt(received), str(request_id), signature, signed, len(samples)
+        )
+    ]  # fmt: skip
     with connection.cursor() as cursor:
         # RETURNING gives the ids in the order of VALUES, as Django's bulk_create relies on.
         cursor.execute(
             "INSERT INTO energy_report (source_id, method, received, request_id, signature,"
-            f" samples) VALUES {values} RETURNING id",
+            f" signed, samples) VALUES {values} RETURNING id",
             params,
         )
         ids = [row[0] for row in cursor.fetchall()]
@@ -447,7 +452,7 @@ def _reports_insert(
         ["source_id", "report_id", "sample_time", "power", "energy"],
         [
             (source_id, report_id, sample.time, sample.power, sample.energy)
-            for report_id, (source_id, _, _, samples) in zip(ids, reports, strict=True)
+            for report_id, (source_id, _, _, _, samples) in zip(ids, reports, strict=True)
             for sample in samples
         ],
     )

@@ -464,6 +464,9 @@ class Report(models.Model):
     request_id = models.UUIDField()
     # The miner's base58 signature over the report, kept so it can be re-verified.
     signature = models.CharField(max_length=100, blank=True)
+    # The exact text the signature covers (the compact JSON of version, address and
+    # dataList): with it anyone can recover the signer again, trusting nobody.
+    signed = models.TextField(blank=True, default="")
     samples = models.IntegerField()
 
     class Meta:

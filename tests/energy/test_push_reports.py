@@ -1,6 +1,7 @@
 """tx_reportMinerPoGG, edr_reportConsumeData and net_getMinerByAddress into the reading log."""
 
 import datetime as dt
+import json
 
 import pytest
 from django.test import Client
@@ -73,6 +74,22 @@ class TestMinerReports:
         assert logged.signature == miner.report(samples)["signature"]
         source = Source.objects.get()
         assert (source.last_sample_time, source.last_energy) == (at(55), 377_631_000)
+
+    def test_a_stored_report_keeps_what_was_signed_so_anyone_can_recover_the_signer(self, miner):
+        samples = [(at(5 * i), 27000, 1000 * i) for i in range(3)]
+        report(miner, samples)
+
+        [logged] = Report.objects.all()
+        signed = json.loads(logged.signed)  # nothing of ours: the text, its signature, keccak
+        assert signed["dataList"] == miner.report(samples)["dataList"]
+        raw = base58_decode(logged.signature)
+        vrs = (raw[64], int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:64], "big"))
+        signer = (
+            KeyAPI()
+            .Signature(vrs=vrs)
+            .recover_public_key_from_msg_hash(keccak(logged.signed.encode()))
+        )
+        assert signer.to_address().lower() == miner.address.lower() == signed["address"].lower()
 
     def test_the_very_first_report_may_be_a_single_zero_sample(self, miner):
         assert report(miner, [(at(0), 0, 0)])["result"] == "200"
