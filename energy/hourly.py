@@ -18,7 +18,7 @@ from django.db.models import F, Q
 
 from core.sql import update_by_id
 from core.units import carbon_offset_mg, mwh_text
-from energy.models import Quality, Source
+from energy.models import GENERATING, Quality, Source
 from energy.transitions import attributions_appended
 
 HOUR = 3_600_000_000  # microseconds
@@ -147,7 +147,9 @@ def attribute_due_hours(*, limit: int = 1000) -> int:
                         when,
                         value,
                         carbon_offset_mg(value, factor),
-                        *hour_quality(energy, source.capacity_wh),
+                        *hour_quality(
+                            energy, source.capacity_wh, generation=source.type in GENERATING
+                        ),
                     )
                 )
             progress[source_id] = reached
@@ -159,11 +161,18 @@ def attribute_due_hours(*, limit: int = 1000) -> int:
         return len(rows)
 
 
-def hour_quality(energy: int, capacity_w: int | None) -> tuple[str | None, str]:
+def hour_quality(
+    energy: int, capacity_w: int | None, *, generation: bool
+) -> tuple[str | None, str]:
     """(quality, reason) of an hour of ``energy`` mWh from a source of ``capacity_w``:
-    quarantined when above what the capacity gives in an hour, times the margin."""
+    quarantined when above what the capacity gives in an hour, times the margin, and
+    for generation with no capacity to bound it by."""
     margin = settings.PLAUSIBILITY_MARGIN
-    if capacity_w is None or abs(energy) <= capacity_w * 1000 * margin:
+    if capacity_w is None:
+        if not generation:
+            return None, ""  # consumption never enters a REC
+        return Quality.QUARANTINED, "the source has no capacity to bound its energy by"
+    if abs(energy) <= capacity_w * 1000 * margin:
         return None, ""
     return Quality.QUARANTINED, (
         f"{mwh_text(energy)} MWh in the hour is more than its capacity of {capacity_w} W "

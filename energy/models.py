@@ -86,6 +86,10 @@ class SourceType(models.TextChoices):
     CONSUMER = "consumer"
 
 
+# What these sources report is generation; their hours are bounded by their capacity.
+GENERATING = frozenset(SourceType.values) - {SourceType.SITE, SourceType.CONSUMER}
+
+
 class SourceState(models.TextChoices):
     ACTIVE = "active"
     INACTIVE = "inactive"
@@ -226,6 +230,10 @@ class Source(models.Model):
         """What every save path checks (the admin's forms call it; on PostgreSQL the
         trigger of migration 0013 refuses the same); raises ValidationError."""
         super().clean()
+        if self.type in GENERATING and self.capacity_wh is None:
+            raise ValidationError(
+                {"capacity_wh": "a generation source needs a capacity: its hours are bounded by it"}
+            )
         if self.parent_id is not None:
             self._clean_parent()
         if self.pk is not None:

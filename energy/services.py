@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from core.units import carbon_offset_mg
 from energy.auth import token_digest
-from energy.models import ApiToken, Attribution, Customer, Quality, Source
+from energy.models import GENERATING, ApiToken, Attribution, Customer, Quality, Source
 from energy.transitions import attributions_appended
 
 ADDRESS_FORMAT = re.compile(r"0x[0-9a-fA-F]{40}")
@@ -75,6 +75,8 @@ def source_clean(
         raise ValidationError("the parent must belong to the same customer")
     if capacity_wh is not None and capacity_wh <= 0:
         raise ValidationError("capacity must be a positive number of Wh")
+    if capacity_wh is None and type in GENERATING:
+        raise ValidationError("a generation source needs a capacity: its hours are bounded by it")
     if miner_address is not None:
         if not ADDRESS_FORMAT.fullmatch(miner_address):
             raise ValidationError(

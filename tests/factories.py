@@ -47,6 +47,8 @@ class SourceFactory(factory.django.DjangoModelFactory):
     external_id = factory.Sequence(lambda n: f"5c38b26915d03d01774f{n:04x}")
     name = factory.Sequence(lambda n: f"Meter {n}")
     client_id = factory.Sequence(lambda n: "0x" + hashlib.sha256(str(n).encode()).hexdigest())
+    # 10 MW: generation needs a capacity, and no test hour comes near this one.
+    capacity_wh = 10_000_000
 
 
 def token_for(customer: Customer) -> str:

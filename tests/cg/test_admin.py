@@ -113,15 +113,18 @@ def test_adding_a_source_issues_a_client_id_and_checks_the_rules(admin_client, c
         "type": "solar",
         "state": "active",
         "miner_address": "0x1134e1FEcA30FE9EAF77222b30C6CC571b33CD52",
+        "capacity_wh": "5000",
         "location": "",
         "children-TOTAL_FORMS": "0",
         "children-INITIAL_FORMS": "0",
     }
 
     bad = admin_client.post(url, form | {"miner_address": "0x12"})
+    unbounded = admin_client.post(url, form | {"capacity_wh": ""})
     good = admin_client.post(url, form)
 
     assert bad.status_code == 200 and "40 hex digits" in bad.content.decode()
+    assert "a generation source needs a capacity" in unbounded.content.decode()
     assert good.status_code == 302
     created = Source.objects.get(external_id="meter-9")
     assert re.fullmatch(r"0x[0-9a-f]{64}", created.client_id)

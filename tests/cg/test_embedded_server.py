@@ -45,7 +45,7 @@ def test_reports_pushed_to_the_embedded_server_become_attributions(tmp_path):
     token = run("create_customer", "Embedded")
     miner = Miner(seed=61)
     run("create_source", "--customer", "Embedded", "--external-id", "m-1", "--name", "Meter",
-        "--miner-address", miner.address)  # fmt: skip
+        "--miner-address", miner.address, "--capacity-wh", "5000")  # fmt: skip
     port = free_port()
     server = subprocess.Popen(
         [*manage, "serve", "--port", str(port)],

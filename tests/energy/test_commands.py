@@ -86,6 +86,7 @@ def test_create_source_prints_one_json_object_on_the_last_line():
 @pytest.mark.parametrize(
     ("args", "message"),
     [
+        (["--customer", "Acme", "--external-id", "x", "--name", "n"], "needs a capacity"),
         (["--customer", "Nobody", "--external-id", "x", "--name", "n"], "unknown customer"),
         (["--customer", "Acme", "--external-id", "dup", "--name", "n"], "already exists"),
         (
@@ -108,7 +109,10 @@ def test_create_source_prints_one_json_object_on_the_last_line():
 )
 def test_create_source_refuses_bad_input_and_creates_nothing(args, message):
     run("create_customer", "Acme")
-    run("create_source", "--customer", "Acme", "--external-id", "dup", "--name", "n")
+    run("create_source", "--customer", "Acme", "--external-id", "dup", "--name", "n",
+        "--capacity-wh", "1000")  # fmt: skip
+    if message != "needs a capacity" and "--capacity-wh" not in args:
+        args = [*args, "--capacity-wh", "1000"]
 
     with pytest.raises(CommandError, match=message):
         run("create_source", *args)
@@ -129,6 +133,8 @@ def test_a_miner_address_is_onboarded_once_whatever_its_letter_case():
         "n",
         "--miner-address",
         address,
+        "--capacity-wh",
+        "1000",
     )
 
     with pytest.raises(CommandError, match="already onboarded"):
@@ -142,4 +148,6 @@ def test_a_miner_address_is_onboarded_once_whatever_its_letter_case():
             "n",
             "--miner-address",
             address.lower(),
+            "--capacity-wh",
+            "1000",
         )

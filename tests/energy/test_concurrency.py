@@ -61,7 +61,9 @@ def test_racing_creates_of_one_external_id_make_one_source():
     def create(i: int) -> str:
         barrier.wait()
         try:
-            source_create(customer=customer, external_id="meter-1", name=f"try {i}")
+            source_create(
+                customer=customer, external_id="meter-1", name=f"try {i}", capacity_wh=1000
+            )
             return "created"
         except ValidationError:
             return "refused"

@@ -183,3 +183,17 @@ def test_no_rec_holds_held_energy_and_conservation_counts_it(customer, hours, re
     waiting = sum(r.value for r in every if r.rec is None and r.quality in (None, "released"))
     held = sum(r.value for r in every if r.quality in ("quarantined", "rejected"))
     assert generated == in_recs + carry + waiting + held
+
+
+def test_a_generation_source_without_a_capacity_has_every_hour_held(customer):
+    miner = Miner(seed=43)  # onboarded before capacities were asked for
+    SourceFactory(customer=customer, miner_address=miner.address.lower(), capacity_wh=None)
+    push(miner, [(HOUR, 0, 0), (HOUR + dt.timedelta(hours=1), 0, 1000)])
+
+    attribute_due_hours()
+
+    [hour] = Attribution.objects.all()
+    assert (hour.quality, hour.quality_reason) == (
+        "quarantined",
+        "the source has no capacity to bound its energy by",
+    )
