@@ -10,10 +10,11 @@ carry) is what the source's last REC left.
 from collections.abc import Iterator
 
 from django.db import connection
+from django.db.models import Count, F, Max, Min
 
 from core.units import REC_VALUE, mwh_text
 from energy.models import Attribution
-from recs.models import Issuance, Rec, Remainder, Span
+from recs.models import Issuance, Numbering, Rec, Remainder, Span
 from recs.selectors import rec_members
 
 CHUNK = 500
@@ -21,8 +22,32 @@ LIMIT = 100  # problems named per check: one broken rule tends to break many REC
 
 
 def issuance_problems() -> Iterator[str]:
+    yield from _limited(_numbering_problems())
     yield from _limited(_rec_problems())
     yield from _limited(_span_problems())
+
+
+def _numbering_problems() -> Iterator[str]:
+    """Each REC belongs to its source's customer, and a customer's RECs are numbered
+    1..n without a gap, n being where its numbering stands."""
+    elsewhere = Rec.objects.exclude(customer_id=F("source__customer_id"))
+    for pk, customer_id in elsewhere.values_list("pk", "customer_id")[:LIMIT]:
+        yield f"REC {pk}: belongs to customer {customer_id}, not to its source's customer"
+    counts = dict(Numbering.objects.values_list("customer_id", "rec_count"))
+    numbered = Rec.objects.values("customer_id").annotate(
+        n=Count("id"), low=Min("seq"), high=Max("seq")
+    )
+    found = {row["customer_id"]: row for row in numbered}
+    for customer_id, count in counts.items():
+        if count and customer_id not in found:
+            found[customer_id] = {"customer_id": customer_id, "n": 0, "low": None, "high": None}
+    for _, row in sorted(found.items()):
+        n, expected = row["n"], counts.get(row["customer_id"], 0)
+        if (row["low"], row["high"], n) != (1, expected, expected):
+            yield (
+                f"customer {row['customer_id']}: {n} RECs numbered {row['low']}..{row['high']}, "
+                f"but its numbering stands at {expected}"
+            )
 
 
 def _limited(problems: Iterator[str]) -> Iterator[str]:

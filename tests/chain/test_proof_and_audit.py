@@ -1,11 +1,13 @@
 """Proofs anyone can check with web3 alone, and verify_ledger catching tampering."""
 
+import datetime as dt
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
+from django.db.models import F
 from django.test import Client
 from eth_abi import encode
 from eth_hash.auto import keccak
@@ -13,8 +15,11 @@ from eth_hash.auto import keccak
 from chain import client
 from chain.hashing import merkle_verify
 from chain.services import anchoring_round
-from energy.models import Attribution
-from tests.factories import SourceFactory, append, token_for
+from core.units import MWH
+from energy.models import Attribution, DailyAggregate, Source
+from recs.models import Rec
+from recs.services import rec_issue
+from tests.factories import CustomerFactory, SourceFactory, append, token_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -119,10 +124,54 @@ def test_verify_ledger_names_an_attribution_whose_value_was_edited(anchored):
     tamper("UPDATE energy_attribution SET value = value + 1 WHERE id = %s", [rows[2].pk])
 
     out = StringIO()
-    with pytest.raises(CommandError, match="1 problem"):
+    with pytest.raises(CommandError, match="3 problem"):
         call_command("verify_ledger", stdout=out)
 
-    assert f"attribution {rows[2].pk}: its content no longer hashes" in out.getvalue()
+    said = out.getvalue()
+    assert f"attribution {rows[2].pk}: its content no longer hashes" in said
+    # The rows derived from it no longer add up either.
+    source = rows[2].source_id
+    assert f"source {source}: its daily rows are not what its attributions add up to" in said
+    assert f"source {source}: without_rec_sum is " in said
+
+
+def test_verify_ledger_names_a_daily_row_or_counter_edited_by_hand(anchored):
+    _, rows, _ = anchored
+    source = Source.objects.get(pk=rows[0].source_id)
+    DailyAggregate.objects.filter(source=source).update(number=F("number") + 1)
+    Source.objects.filter(pk=source.pk).update(without_rec_sum=F("without_rec_sum") + 1)
+
+    out = StringIO()
+    with pytest.raises(CommandError):
+        call_command("verify_ledger", stdout=out)
+
+    said = out.getvalue()
+    assert f"source {source.pk}: its daily rows are not what its attributions add up to" in said
+    assert f"source {source.pk}: without_rec_sum is " in said
+
+
+@pytest.mark.postgres
+def test_verify_ledger_names_a_rec_moved_to_another_customer(anchored):
+    source, rows, _ = anchored
+    append(source, [MWH], start=rows[-1].effective_time + dt.timedelta(hours=1))
+    anchoring_round()
+    assert rec_issue(source_id=source.pk) == 1
+    rec = Rec.objects.get()
+    other = CustomerFactory()
+    with connection.cursor() as cursor:  # past the triggers, as the probe of issue 12 did
+        cursor.execute("ALTER TABLE recs_rec DISABLE TRIGGER USER")
+        cursor.execute("UPDATE recs_rec SET customer_id = %s, seq = 51 WHERE id = %s",
+                       [other.pk, rec.pk])  # fmt: skip
+        cursor.execute("ALTER TABLE recs_rec ENABLE TRIGGER USER")
+
+    out = StringIO()
+    with pytest.raises(CommandError):
+        call_command("verify_ledger", stdout=out)
+
+    said = out.getvalue()
+    assert f"REC {rec.pk}: belongs to customer {other.pk}, not to its source's customer" in said
+    assert f"customer {other.pk}: 1 RECs numbered 51..51, but its numbering stands at 0" in said
+    assert f"customer {source.customer_id}: 0 RECs numbered None..None, but its numbering" in said
 
 
 @pytest.mark.postgres
