@@ -57,3 +57,49 @@ def guard(table: str, frozen_columns: list[str], *, replace: bool = False) -> mi
             schema_editor.execute(drop)
 
     return migrations.RunPython(forward, backward, elidable=False)
+
+
+def sqlite_guard(connection, table: str, frozen_columns: list[str]) -> None:
+    """The frozen-column guard as an SQLite trigger, for the embedded ledger.
+
+    SQLite rebuilds a table on most schema changes, dropping its triggers, so
+    migrations cannot own them there: the apps set them again after every
+    ``migrate`` (post_migrate), idempotently. Deleting is not guarded on SQLite:
+    Django empties a test database with DELETE (PostgreSQL's TRUNCATE fires no row
+    trigger), and SQLite has no session switch to let only that through.
+    """
+    if connection.vendor != "sqlite":
+        return
+    changed = " OR ".join(f"NEW.{c} IS NOT OLD.{c}" for c in frozen_columns)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TRIGGER IF NOT EXISTS {table}_frozen BEFORE UPDATE OF"
+            f" {', '.join(frozen_columns)} ON {table} WHEN {changed}"
+            f" BEGIN SELECT RAISE(ABORT, '{table} is append-only: {', '.join(frozen_columns)}"
+            " cannot change'); END"
+        )
+
+
+def sqlite_guards(tables: dict[str, list[str]]):
+    """(pre_migrate, post_migrate) receivers that lift, then set again, the SQLite
+    guards of these tables (name -> frozen columns): a migration may drop or rebuild
+    a column a trigger names. Connect them with ``weak=False``."""
+    from django.db import connections
+
+    def lift(sender, using, **kwargs) -> None:
+        connection = connections[using]
+        if connection.vendor == "sqlite":
+            with connection.cursor() as cursor:
+                for table in tables:
+                    cursor.execute(f"DROP TRIGGER IF EXISTS {table}_frozen")
+
+    def guard(sender, using, **kwargs) -> None:
+        connection = connections[using]
+        present = (
+            set(connection.introspection.table_names()) if connection.vendor == "sqlite" else ()
+        )
+        for table, columns in tables.items():
+            if table in present:
+                sqlite_guard(connection, table, columns)
+
+    return lift, guard

@@ -1,12 +1,28 @@
 from django.apps import AppConfig
 
+# What each ledger table asserts, frozen once written (on PostgreSQL the migrations'
+# triggers guard the same columns).
+APPEND_ONLY = {
+    "energy_attribution": ["source_id", "seq", "external_id", "effective_time", "value", "created"],
+    "energy_reading": ["source_id", "report_id", "sample_time", "power", "energy"],
+    "energy_report": [
+        "source_id", "method", "received", "request_id", "signature", "signed", "samples"
+    ],
+}  # fmt: skip
+
 
 class EnergyConfig(AppConfig):
     name = "energy"
     verbose_name = "Energy"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_migrate, pre_migrate
+
         from chain import leaves
+        from core.ledger_guard import sqlite_guards
         from energy.ledger import AttributionLeaves
 
         leaves.register(AttributionLeaves())
+        lift, guard = sqlite_guards(APPEND_ONLY)
+        pre_migrate.connect(lift, sender=self, weak=False)
+        post_migrate.connect(guard, sender=self, weak=False)

@@ -1,15 +1,31 @@
 from django.apps import AppConfig
 
+# What each issuance table asserts, frozen once written (as energy.apps.APPEND_ONLY).
+APPEND_ONLY = {
+    "recs_rec": ["customer_id", "source_id", "seq", "value", "created"],
+    "recs_span": ["rec_id", "source_id", "seq_first", "seq_last", "remainder", "created"],
+    "recs_remainder": [
+        "rec_id", "source_id", "split_from_id", "effective_time", "value", "remainder",
+        "external_id", "created",
+    ],
+}  # fmt: skip
+
 
 class RecsConfig(AppConfig):
     name = "recs"
     verbose_name = "RECs"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_migrate, pre_migrate
+
         from chain import leaves
+        from core.ledger_guard import sqlite_guards
         from energy import certificates
         from recs.ledger import RecLeaves
         from recs.selectors import RecHolder
 
         leaves.register(RecLeaves())
         certificates.register(RecHolder())
+        lift, guard = sqlite_guards(APPEND_ONLY)
+        pre_migrate.connect(lift, sender=self, weak=False)
+        post_migrate.connect(guard, sender=self, weak=False)

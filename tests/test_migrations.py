@@ -6,6 +6,7 @@ database is migrated to the latest schema and every fact is compared.
 """
 
 import pytest
+from django.core.management.sql import emit_post_migrate_signal, emit_pre_migrate_signal
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
@@ -17,9 +18,14 @@ HASH = "ab" * 32
 
 
 def migrate(targets):
+    # As manage.py migrate does: the apps lift what a schema change would trip on
+    # (SQLite's ledger guards) and set it up again after.
+    emit_pre_migrate_signal(0, False, connection.alias)
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
     executor.migrate(targets)
+    if set(targets) == set(executor.loader.graph.leaf_nodes()):
+        emit_post_migrate_signal(0, False, connection.alias)
     return executor.loader.project_state(targets).apps
 
 

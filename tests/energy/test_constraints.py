@@ -1,6 +1,7 @@
 """The database itself refuses ledger rows that break an invariant."""
 
 import datetime as dt
+import uuid
 from collections.abc import Callable
 
 import pytest
@@ -9,7 +10,7 @@ from django.db import IntegrityError, transaction
 from core.units import MWH
 from energy.models import Attribution, Source
 from recs.models import Numbering, Rec, Remainder, Span
-from tests.factories import T0, SourceFactory, append, issue, mark_processed
+from tests.factories import T0, CustomerFactory, SourceFactory, append, issue, mark_processed
 
 pytestmark = pytest.mark.django_db
 
@@ -204,14 +205,26 @@ def test_a_source_cannot_be_its_own_parent(source):
     refused(lambda: Source.objects.filter(pk=source.pk).update(parent=source))
 
 
-@pytest.mark.postgres
 class TestAppendOnly:
-    """What a transaction asserts never changes, and it is never deleted."""
+    """What a transaction asserts never changes, and it is never deleted: PostgreSQL's
+    triggers and, for the embedded ledger, SQLite's."""
 
-    def test_deleting_an_attribution_is_refused(self, source):
-        [row] = append(source, [5])
+    @pytest.mark.postgres  # SQLite guards rewrites only (core.ledger_guard.sqlite_guard)
+    def test_deleting_ledger_rows_is_refused(self, source):
+        rows = append(source, [MWH + 5, MWH - 5])
+        mark_processed(rows)
+        first, second = issue(source)
 
-        refused(lambda: Attribution.objects.filter(pk=row.pk).delete())
+        refused(lambda: Attribution.objects.filter(pk=rows[0].pk).delete())
+        refused(lambda: Span.objects.filter(rec=first).delete())
+        refused(lambda: Remainder.objects.filter(rec=second).delete())
+        refused(lambda: Rec.objects.filter(pk=first.pk).delete())
+        report = source.reports.create(
+            method="tx_reportMinerPoGG", received=T0, request_id=uuid.uuid4(), samples=1
+        )
+        source.readings.create(report=report, sample_time=T0, power=1, energy=5)
+        refused(lambda: source.readings.all().delete())
+        refused(lambda: source.reports.all().delete())
 
     @pytest.mark.parametrize(
         "change",
@@ -243,14 +256,21 @@ class TestAppendOnly:
         refused(lambda: spans.update(remainder=4))
         refused(lambda: spans.update(seq_last=2))
         refused(lambda: spans.update(rec=bare_rec(source)))
-        refused(lambda: spans.delete())
         refused(lambda: opener.update(value=6))
         refused(lambda: opener.update(split_from=rows[1]))
-        refused(lambda: opener.delete())
-        refused(lambda: span(bare_rec(source), 1, 1).save())  # in one REC only
 
     def test_deleting_or_rewriting_a_rec_is_refused(self, source):
         rec = bare_rec(source)
 
-        refused(lambda: Rec.objects.filter(pk=rec.pk).delete())
         refused(lambda: Rec.objects.filter(pk=rec.pk).update(source=SourceFactory()))
+        refused(lambda: Rec.objects.filter(pk=rec.pk).update(customer=CustomerFactory(), seq=51))
+
+    def test_readings_and_reports_are_never_rewritten(self, source):
+        report = source.reports.create(
+            method="tx_reportMinerPoGG", received=T0, request_id=uuid.uuid4(), samples=1,
+            signed='{"version":1}', signature="sig",
+        )  # fmt: skip
+        reading = source.readings.create(report=report, sample_time=T0, power=1, energy=5)
+
+        refused(lambda: type(reading).objects.filter(pk=reading.pk).update(energy=6))
+        refused(lambda: type(report).objects.filter(pk=report.pk).update(signed="{}"))
