@@ -293,7 +293,8 @@ class Attribution(models.Model):
     carbon_offset = models.BigIntegerField(null=True, blank=True, help_text="mg CO2")
     # None: plausible. Set by the hourly step, moved on by an operator's decision.
     quality = models.CharField(max_length=12, choices=Quality.choices, null=True, blank=True)
-    quality_reason = models.CharField(max_length=300, blank=True, default="")
+    # A database default too: bulk loaders (COPY) that do not name it stay valid.
+    quality_reason = models.CharField(max_length=300, blank=True, default="", db_default="")
     # The ledger block whose Merkle tree holds this attribution's hash.
     ledger_block = models.ForeignKey(
         "chain.LedgerBlock",
@@ -474,7 +475,7 @@ class Report(models.Model):
     signature = models.CharField(max_length=100, blank=True)
     # The exact text the signature covers (the compact JSON of version, address and
     # dataList): with it anyone can recover the signer again, trusting nobody.
-    signed = models.TextField(blank=True, default="")
+    signed = models.TextField(blank=True, default="", db_default="")
     samples = models.IntegerField()
 
     class Meta:
