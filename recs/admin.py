@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import QuerySet
 from django.utils.html import format_html, format_html_join
 
 from core.admin import ReadOnlyAdmin
@@ -8,7 +8,7 @@ from core.units import mwh_text
 from energy.admin import AttributionAdmin, SourceAdmin
 from energy.models import Attribution, Source
 from recs.models import Rec, Remainder, Span
-from recs.selectors import rec_transactions
+from recs.selectors import in_a_span, rec_transactions
 from recs.services import rec_issue
 
 
@@ -93,13 +93,7 @@ class InRecFilter(admin.SimpleListFilter):
         return [("yes", "Yes"), ("no", "No")]
 
     def queryset(self, request, queryset):
-        held = Exists(
-            Span.objects.filter(
-                source_id=OuterRef("source_id"),
-                seq_last__gte=OuterRef("seq"),
-                seq_first__lte=OuterRef("seq"),
-            )
-        )
+        held = in_a_span()
         if self.value() == "yes":
             return queryset.filter(held, value__gt=0)
         if self.value() == "no":

@@ -5,7 +5,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from django.db import connection
-from django.db.models import Q, Subquery, Value
+from django.db.models import Exists, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from core.paging import Page, newest_first, path_id
@@ -25,6 +25,18 @@ def rec_get(*, customer: Customer, rec_id: str) -> Rec:
     if (pk := path_id(rec_id)) is None:
         raise Rec.DoesNotExist(rec_id)
     return Rec.objects.select_related("opener").get(pk=pk, customer=customer)
+
+
+def in_a_span() -> Exists:
+    """The attribution of an outer query lies in a span of a REC (a REC holds it if its
+    value is positive)."""
+    return Exists(
+        Span.objects.filter(
+            source_id=OuterRef("source_id"),
+            seq_last__gte=OuterRef("seq"),
+            seq_first__lte=OuterRef("seq"),
+        )
+    )
 
 
 def _covered(spans: list[Span]) -> Q:

@@ -25,21 +25,11 @@ from energy.models import Attribution, Quality, Source, State
 from energy.transitions import attributions_certified
 from recs.cutting import cut_recs
 from recs.models import Issuance, Numbering, Rec, Remainder, Span
+from recs.selectors import in_a_span
 
 # Sources per transaction in recs_issue_all: bounds how long their rows stay
 # locked against ingestion, while keeping each statement set-based.
 BATCH = 250
-
-
-def _held():
-    """The attribution (of an outer query) lies in a span of a REC."""
-    return Exists(
-        Span.objects.filter(
-            source_id=OuterRef("source_id"),
-            seq_last__gte=OuterRef("seq"),
-            seq_first__lte=OuterRef("seq"),
-        )
-    )
 
 
 def _open():
@@ -47,7 +37,9 @@ def _open():
     source's ``Issuance.seq_from``, so readers filter on that too, to read only the
     source's newest rows."""
     return (
-        Attribution.objects.filter(value__gt=0).exclude(_held()).exclude(quality=Quality.REJECTED)
+        Attribution.objects.filter(value__gt=0)
+        .exclude(in_a_span())
+        .exclude(quality=Quality.REJECTED)
     )
 
 

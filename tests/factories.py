@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 import factory
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from chain import client
 from chain.audit import ledger_problems
@@ -150,3 +150,12 @@ def assert_ledger_verified() -> None:
     with node_calls_in_the_test_transaction():
         problems = list(ledger_problems())
     assert problems == [], problems
+
+
+def past_the_triggers(table: str, sql: str, params: list) -> None:
+    """Write ``table`` past its append-only triggers (PostgreSQL), as someone with
+    database access could: what verify_ledger must then catch."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+        cursor.execute(sql, params)
+        cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")

@@ -6,7 +6,6 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
 from django.db.models import F
 from django.test import Client
 from eth_abi import encode
@@ -19,7 +18,13 @@ from core.units import MWH
 from energy.models import Attribution, DailyAggregate, Source
 from recs.models import Rec
 from recs.services import rec_issue
-from tests.factories import CustomerFactory, SourceFactory, append, token_for
+from tests.factories import (
+    CustomerFactory,
+    SourceFactory,
+    append,
+    past_the_triggers,
+    token_for,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -107,11 +112,7 @@ def verify() -> str:
 
 
 def tamper(sql: str, params: list) -> None:
-    """Write past the append-only triggers, as someone with database access could."""
-    with connection.cursor() as cursor:
-        cursor.execute("ALTER TABLE energy_attribution DISABLE TRIGGER USER")
-        cursor.execute(sql, params)
-        cursor.execute("ALTER TABLE energy_attribution ENABLE TRIGGER USER")
+    past_the_triggers("energy_attribution", sql, params)
 
 
 def test_verify_ledger_passes_on_an_untouched_ledger(anchored):
@@ -158,11 +159,10 @@ def test_verify_ledger_names_a_rec_moved_to_another_customer(anchored):
     assert rec_issue(source_id=source.pk) == 1
     rec = Rec.objects.get()
     other = CustomerFactory()
-    with connection.cursor() as cursor:  # past the triggers, as the probe of issue 12 did
-        cursor.execute("ALTER TABLE recs_rec DISABLE TRIGGER USER")
-        cursor.execute("UPDATE recs_rec SET customer_id = %s, seq = 51 WHERE id = %s",
-                       [other.pk, rec.pk])  # fmt: skip
-        cursor.execute("ALTER TABLE recs_rec ENABLE TRIGGER USER")
+    past_the_triggers(  # as the probe of issue 12 did
+        "recs_rec", "UPDATE recs_rec SET customer_id = %s, seq = 51 WHERE id = %s",
+        [other.pk, rec.pk],
+    )  # fmt: skip
 
     out = StringIO()
     with pytest.raises(CommandError):

@@ -5,7 +5,6 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
 
 from chain.hashing import rec_leaf
 from chain.models import LedgerBlock
@@ -13,7 +12,7 @@ from chain.services import anchoring_round
 from core.units import MWH
 from recs.models import Rec
 from recs.services import recs_issue_all
-from tests.factories import SourceFactory, append
+from tests.factories import SourceFactory, append, past_the_triggers
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -59,10 +58,7 @@ def test_verify_ledger_checks_recs_too(issued):
 def tampered(table: str, update: str, params: list) -> str:
     """Rewrite issuance's rows past the triggers, as someone with database access would;
     what verify_ledger then says (it must fail)."""
-    with connection.cursor() as cursor:
-        cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
-        cursor.execute(update, params)
-        cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
+    past_the_triggers(table, update, params)
     out = StringIO()
     with pytest.raises(CommandError):
         call_command("verify_ledger", stdout=out)
