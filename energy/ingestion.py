@@ -12,6 +12,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from itertools import pairwise
 
 from django.conf import settings
@@ -192,12 +193,13 @@ def decode_sample(item: str) -> Sample:
 
 def _plausible_rise(before: Sample, after: Sample, refuse: tuple[int, str]) -> None:
     """Refuse a rise of cumulative energy no plant could produce in the time between."""
-    seconds = (after.time - before.time).total_seconds()
-    # W x s / 3600 = Wh, x 1000 = mWh; compared without division, so exactly.
-    if (after.energy - before.energy) * 3600 > settings.MAX_SOURCE_POWER_W * 1000 * seconds:
+    micros = (after.time - before.time) // dt.timedelta(microseconds=1)
+    rise = after.energy - before.energy
+    # W x us / 3,600,000,000 = Wh, x 1000 = mWh: compared in integers, without division.
+    if rise * 3_600_000_000 > settings.MAX_SOURCE_POWER_W * 1000 * micros:
         raise fail(
             refuse,
-            f"cumulative energy rose by {after.energy - before.energy} mWh in {seconds:g} s: "
+            f"cumulative energy rose by {rise} mWh in {Decimal(micros) / 10**6} s: "
             f"more than {settings.MAX_SOURCE_POWER_W} W could produce",
         )
 
