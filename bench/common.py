@@ -38,7 +38,8 @@ def load_meters(name: str, sources: int, hours: int, value, *, processed: bool) 
     """A customer ``name`` with ``sources`` meters of ``hours`` hourly attributions each,
     from 2024-01-01, written with COPY, their daily rows built; the attributions made.
 
-    ``value(source_id, hour)`` gives each one's mWh, called in COPY order. With
+    ``value(source_id, hour)`` gives each one's mWh, called in COPY order; each
+    commits to 32 bytes of evidence, as hours read from signed reports do. With
     ``processed`` they come in Processed and anchored (hash, height, block id),
     else New.
     """
@@ -67,13 +68,15 @@ def load_meters(name: str, sources: int, hours: int, value, *, processed: bool) 
     with transaction.atomic(), connection.cursor() as cursor:
         with cursor.copy(
             "COPY energy_attribution (source_id, seq, external_id, effective_time, value,"
-            " state, state_changed, hash, height, block_id, created, modified) FROM STDIN"
+            " evidence, state, state_changed, hash, height, block_id, created, modified)"
+            " FROM STDIN"
         ) as copy:
             for source in made:
                 for h in range(hours):
                     copy.write_row(
                         (source.pk, h + 1, f"{source.pk}-{h}",
-                         start + dt.timedelta(hours=h), value(source.pk, h), *anchored, now, now)
+                         start + dt.timedelta(hours=h), value(source.pk, h),
+                         secrets.token_bytes(32), *anchored, now, now)
                     )  # fmt: skip
         days = {(start + dt.timedelta(hours=h)).date() for h in range(hours)}
         daily_refresh({s.pk: days for s in made})

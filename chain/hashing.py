@@ -10,6 +10,12 @@ Leaf of an attribution (what it asserts, ABI-encoded, so Solidity can rebuild it
         int256  value, mWh
     ))
 
+An attribution read from signed reports also commits to them (v2): the same
+fields under keccak256("cg.attribution.v2"), then
+
+        bytes32 evidence, keccak256 of the concatenated keccak-256 digests of the
+                signed reports whose samples bound its hour, in time order
+
 Leaf of a REC (its source, and the energy it holds, where from and how much):
 
     keccak256(bytes32 keccak256("cg.rec.v1") ‖ bytes32 source client id
@@ -33,6 +39,7 @@ def keccak(data: bytes) -> bytes:
 
 
 ATTRIBUTION_DOMAIN = keccak(b"cg.attribution.v1")
+ATTRIBUTION_DOMAIN_V2 = keccak(b"cg.attribution.v2")
 REC_DOMAIN = keccak(b"cg.rec.v1")
 GENESIS = bytes(32)
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -43,9 +50,13 @@ def _word(value: int) -> bytes:
 
 
 def attribution_leaf(
-    client_id: str | bytes, external_id: str, effective_time: dt.datetime | int, value: int
+    client_id: str | bytes,
+    external_id: str,
+    effective_time: dt.datetime | int,
+    value: int,
+    evidence: bytes | None = None,
 ) -> bytes:
-    """The leaf hash of one attribution.
+    """The leaf hash of one attribution: v2 with its ``evidence``, v1 without.
 
     ``client_id`` as 0x-hex or its 32 bytes, ``effective_time`` as a datetime or
     epoch seconds: the sealer passes the cheap forms for thousands of rows.
@@ -54,13 +65,21 @@ def attribution_leaf(
         effective_time = (effective_time - _EPOCH) // dt.timedelta(seconds=1)
     if isinstance(client_id, str):
         client_id = bytes.fromhex(client_id[2:])
-    return keccak(
-        ATTRIBUTION_DOMAIN
-        + client_id
+    body = (
+        client_id
         + keccak(external_id.encode())
         + effective_time.to_bytes(32, "big")
         + value.to_bytes(32, "big", signed=True)
     )
+    if evidence is None:
+        return keccak(ATTRIBUTION_DOMAIN + body)
+    return keccak(ATTRIBUTION_DOMAIN_V2 + body + bytes(evidence))
+
+
+def evidence_hash(digests: list[bytes]) -> bytes:
+    """What an attribution's ``evidence`` is: keccak-256 over its bounding reports'
+    digests, in time order."""
+    return keccak(b"".join(bytes(d) for d in digests))
 
 
 def rec_leaf(client_id: str, members: list[tuple[bytes, int]]) -> bytes:

@@ -22,10 +22,24 @@ class InvalidParameter(exceptions.APIException):
         self.param = param
 
 
-class NotAnchored(exceptions.APIException):
+class Conflict(exceptions.APIException):
+    """A 409 whose ``error`` word is its ``default_code``: the request is sound, but the
+    object is not in a state to answer it."""
+
     status_code = status.HTTP_409_CONFLICT
+
+
+class NotAnchored(Conflict):
     default_code = "not_anchored"
     default_detail = "Not sealed into a ledger block yet; try again after the next anchoring."
+
+
+class NoEvidence(Conflict):
+    default_code = "no_evidence"
+    default_detail = (
+        "This transaction was not read from signed reports (consumption, or an hour made "
+        "before reports kept their signed text): it has no evidence to show."
+    )
 
 
 def error_body(code: int, error: str, message: str, **extra) -> dict:
@@ -38,7 +52,6 @@ _ERROR_WORDS = {
     404: "not_found",
     405: "method_not_allowed",
     406: "not_acceptable",
-    409: "not_anchored",
     415: "unsupported_media_type",
     429: "throttled",
 }
@@ -55,6 +68,8 @@ def api_exception_handler(exc, context):
     extra = {"param": exc.param} if isinstance(exc, InvalidParameter) else {}
     if isinstance(exc, exceptions.ValidationError | InvalidParameter):
         word = "invalid_parameter"
+    elif isinstance(exc, Conflict):
+        word = exc.default_code
     else:
         word = _ERROR_WORDS.get(exc.status_code, "error")
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)

@@ -32,8 +32,9 @@ ERROR = inline_serializer(
 )
 
 
-def errors(*statuses: int) -> dict[int, OpenApiResponse]:
-    """The error responses an endpoint documents: 401 always, and these."""
+def errors(*statuses: int, **why: str) -> dict[int, OpenApiResponse]:
+    """The error responses an endpoint documents: 401 always, and these; ``why``
+    (``e409="..."``) says what one status means for this endpoint."""
     described = {
         400: "a bad page or per_page (param names it)",
         401: "no, malformed, unknown or revoked bearer token",
@@ -41,4 +42,5 @@ def errors(*statuses: int) -> dict[int, OpenApiResponse]:
         405: "anything but GET",
         409: "not sealed into a ledger block yet",
     }
+    described |= {int(key[1:]): text for key, text in why.items()}
     return {s: OpenApiResponse(ERROR, description=described[s]) for s in (401, 405, *statuses)}

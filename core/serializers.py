@@ -44,3 +44,20 @@ class NestedRecSerializer(RecSerializer):
         if instance.pk not in cache:
             cache[instance.pk] = super().to_representation(instance)
         return cache[instance.pk]
+
+
+class LeafProofSerializer(serializers.Serializer):
+    """The Merkle proof of a leaf and where its root is anchored (chain fields once sent)."""
+
+    proof = serializers.ListField(child=serializers.CharField())
+    root = serializers.CharField()
+    ledger_height = serializers.IntegerField()
+    ledger_block_hash = serializers.CharField()
+    previous_block_hash = serializers.CharField()
+    leaf_count = serializers.IntegerField()
+    status = serializers.CharField()
+    chain_id = serializers.IntegerField(required=False)
+    contract_address = serializers.CharField(required=False)
+    transaction_hash = serializers.CharField(required=False)
+    chain_block_number = serializers.IntegerField(required=False)
+    chain_block_hash = serializers.CharField(required=False)

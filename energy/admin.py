@@ -129,6 +129,7 @@ class SourceAdmin(admin.ModelAdmin):
         "miner_address",
         "owner_address",
         "capacity_wh",
+        "commissioned",
         "location",
         "emission_factor",
         "last_sample_time",
@@ -215,6 +216,7 @@ def _new_source_clean(form) -> dict:
             location=data.get("location") or "",
             miner_address=data.get("miner_address") or None,
             emission_factor=data.get("emission_factor"),
+            commissioned=data.get("commissioned"),
         )
     except ValidationError as error:
         form.add_error(None, error)

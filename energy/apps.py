@@ -3,10 +3,14 @@ from django.apps import AppConfig
 # What each ledger table asserts, frozen once written (on PostgreSQL the migrations'
 # triggers guard the same columns).
 APPEND_ONLY = {
-    "energy_attribution": ["source_id", "seq", "external_id", "effective_time", "value", "created"],
+    "energy_attribution": [
+        "source_id", "seq", "external_id", "effective_time", "value", "carbon_offset",
+        "evidence", "created",
+    ],
     "energy_reading": ["source_id", "report_id", "sample_time", "power", "energy"],
     "energy_report": [
-        "source_id", "method", "received", "request_id", "signature", "signed", "samples"
+        "source_id", "method", "received", "request_id", "signature", "signed", "digest",
+        "samples",
     ],
 }  # fmt: skip
 

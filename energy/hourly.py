@@ -11,6 +11,7 @@ depend on how often the step runs or how the readings arrived.
 
 import datetime as dt
 from dataclasses import dataclass
+from itertools import pairwise
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -18,6 +19,7 @@ from django.db.models import F, Q
 
 from core.sql import update_by_id
 from core.units import carbon_offset_mg, mwh_text
+from energy.evidence import boundary_indices, evidence_for, hour_reports, report_digests
 from energy.models import GENERATING, Quality, Source
 from energy.transitions import attributions_appended
 
@@ -81,9 +83,10 @@ def _due_sources():
     )
 
 
-def _readings(sources: list[Source]) -> dict[int, list[tuple[int, int]]]:
-    """Per source, the (time µs, cumulative mWh) readings it still needs, in time order."""
-    found: dict[int, list[tuple[int, int]]] = {s.pk: [] for s in sources}
+def _readings(sources: list[Source]) -> dict[int, tuple[list[tuple[int, int]], list[int]]]:
+    """Per source, the (time µs, cumulative mWh) readings it still needs, in time order,
+    and the id of the report that carried each."""
+    found: dict[int, tuple[list[tuple[int, int]], list[int]]] = {s.pk: ([], []) for s in sources}
     if connection.vendor == "postgresql":
         # One row per source with its readings as two arrays: a row per reading
         # would cost more in Python than the arithmetic itself.
@@ -93,7 +96,8 @@ def _readings(sources: list[Source]) -> dict[int, list[tuple[int, int]]]:
                 SELECT r.source_id,
                        array_agg((EXTRACT(EPOCH FROM r.sample_time) * 1000000)::bigint
                                  ORDER BY r.sample_time),
-                       array_agg(r.energy ORDER BY r.sample_time)
+                       array_agg(r.energy ORDER BY r.sample_time),
+                       array_agg(r.report_id ORDER BY r.sample_time)
                 FROM unnest(%s::bigint[], %s::timestamptz[]) AS s(id, since)
                 JOIN energy_reading r ON r.source_id = s.id
                      AND (s.since IS NULL OR r.sample_time >= s.since)
@@ -101,17 +105,18 @@ def _readings(sources: list[Source]) -> dict[int, list[tuple[int, int]]]:
                 """,
                 [[s.pk for s in sources], [s.hourly_from for s in sources]],
             )
-            for source_id, times, energies in cursor.fetchall():
-                found[source_id] = list(zip(times, energies, strict=True))
+            for source_id, times, energies, reports in cursor.fetchall():
+                found[source_id] = (list(zip(times, energies, strict=True)), reports)
         return found
     for source in sources:
         readings = source.readings.order_by("sample_time")
         if source.hourly_from is not None:
             readings = readings.filter(sample_time__gte=source.hourly_from)
-        found[source.pk] = [
-            (to_micros(when), energy)
-            for when, energy in readings.values_list("sample_time", "energy")
-        ]
+        rows = readings.values_list("sample_time", "energy", "report_id")
+        found[source.pk] = (
+            [(to_micros(when), energy) for when, energy, _ in rows],
+            [report_id for *_, report_id in rows],
+        )
     return found
 
 
@@ -127,32 +132,42 @@ def attribute_due_hours(*, limit: int = 1000) -> int:
         if not sources:
             return 0
         readings = _readings(sources)
-        rows, progress = [], {}
+        closed, progress, bounding = [], {}, set()
         for source in sources:
-            source_id = source.pk
-            hours, reached = close_hours(readings[source_id], _progress_of(source))
+            samples, report_ids = readings[source.pk]
+            hours, reached = close_hours(samples, _progress_of(source))
             if not hours:
                 continue
+            times = [t for t, _ in samples]
+            for hour, energy in hours:
+                reports = hour_reports(times, report_ids, hour, hour + HOUR)
+                bounding.update(reports)
+                peak = peak_power_mw(samples, times, hour, hour + HOUR)
+                closed.append((source, hour, energy, peak, reports))
+            progress[source.pk] = reached
+        digests = report_digests(bounding)
+
+        rows, seqs = [], {}
+        for source, hour, energy, peak, reports in closed:
+            seq = seqs[source.pk] = seqs.get(source.pk, source.attribution_count) + 1
+            when = from_micros(hour)
             # Consumers report what they drew: their transactions are negative.
-            sign = -1 if source.type == Source.Type.CONSUMER else 1
-            factor = source.emission_factor
-            for seq, (hour, energy) in enumerate(hours, start=source.attribution_count + 1):
-                when = from_micros(hour)
-                value = sign * energy
-                rows.append(
-                    (
-                        source_id,
-                        seq,
-                        f"{source_id}-{when:%Y%m%d%H}",
-                        when,
-                        value,
-                        carbon_offset_mg(value, factor),
-                        *hour_quality(
-                            energy, source.capacity_wh, generation=source.type in GENERATING
-                        ),
-                    )
+            value = -energy if source.type == Source.Type.CONSUMER else energy
+            quality = hour_quality(
+                energy, source.capacity_wh, generation=source.type in GENERATING, peak_mw=peak
+            )
+            rows.append(
+                (
+                    source.pk,
+                    seq,
+                    f"{source.pk}-{when:%Y%m%d%H}",
+                    when,
+                    value,
+                    carbon_offset_mg(value, source.emission_factor),
+                    *quality,
+                    evidence_for(reports, digests),
                 )
-            progress[source_id] = reached
+            )
 
         if not rows:
             return 0
@@ -161,23 +176,43 @@ def attribute_due_hours(*, limit: int = 1000) -> int:
         return len(rows)
 
 
+def peak_power_mw(samples: list[tuple[int, int]], times: list[int], start: int, end: int) -> int:
+    """The highest power (mW) the rise of cumulative energy between two consecutive
+    samples implies, over the samples the hour ``start``..``end`` is read from."""
+    low = boundary_indices(times, start)[0]
+    high = boundary_indices(times, end)[-1]
+    peak = 0
+    for (t1, e1), (t2, e2) in pairwise(samples[low : high + 1]):
+        # mWh over µs, times the µs of an hour: mW, in integers.
+        peak = max(peak, (e2 - e1) * HOUR // (t2 - t1))
+    return peak
+
+
 def hour_quality(
-    energy: int, capacity_w: int | None, *, generation: bool
+    energy: int, capacity_w: int | None, *, generation: bool, peak_mw: int = 0
 ) -> tuple[str | None, str]:
     """(quality, reason) of an hour of ``energy`` mWh from a source of ``capacity_w``:
-    quarantined when above what the capacity gives in an hour, times the margin, and
-    for generation with no capacity to bound it by."""
+    quarantined when above what the capacity gives in an hour times the margin, when
+    its samples imply a power above the capacity times the margin, and for generation
+    with no capacity to bound it by."""
     margin = settings.PLAUSIBILITY_MARGIN
     if capacity_w is None:
         if not generation:
             return None, ""  # consumption never enters a REC
         return Quality.QUARANTINED, "the source has no capacity to bound its energy by"
-    if abs(energy) <= capacity_w * 1000 * margin:
-        return None, ""
-    return Quality.QUARANTINED, (
-        f"{mwh_text(energy)} MWh in the hour is more than its capacity of {capacity_w} W "
-        f"gives in an hour x {margin}"
-    )
+    # Compared in integers: margin = num / den exactly.
+    num, den = margin.as_integer_ratio()
+    if abs(energy) * den > capacity_w * 1000 * num:
+        return Quality.QUARANTINED, (
+            f"{mwh_text(energy)} MWh in the hour is more than its capacity of {capacity_w} W "
+            f"gives in an hour x {margin}"
+        )
+    if peak_mw * den > capacity_w * 1000 * num:
+        return Quality.QUARANTINED, (
+            f"its samples imply {peak_mw // 1000} W, more than its capacity of {capacity_w} W "
+            f"x {margin}"
+        )
+    return None, ""
 
 
 def _progress_of(source: Source) -> Progress:

@@ -91,6 +91,7 @@ class Push:
     customer_id: int | None = None
     signature: str = ""
     signed: str = ""  # the exact text the signature covers (PoGG reports)
+    digest: bytes | None = None  # its keccak-256, the hash the device signed
     source: Source | None = field(default=None, repr=False)
 
 
@@ -157,6 +158,20 @@ def pogg_sign(private_key: bytes, version: int, address: str, data_list: list[st
 
 def pogg_signer(version: int, address: str, data_list: list[str], signature: str) -> str:
     """The lower-case address that signed the report; raises RpcError 12201."""
+    return signer_of_digest(keccak(pogg_message(version, address, data_list)), signature)
+
+
+def pogg_signer_of_text(signed: str, signature: str) -> str | None:
+    """The lower-case address that signed this stored report text, or None if the
+    signature does not recover (what anyone can check with the text alone)."""
+    try:
+        return signer_of_digest(keccak(signed.encode()), signature)
+    except RpcError:
+        return None
+
+
+def signer_of_digest(digest: bytes, signature: str) -> str:
+    """The lower-case address whose key signed ``digest``; raises RpcError 12201."""
     try:
         raw = base58_decode(signature)
     except ValueError as error:
@@ -168,7 +183,6 @@ def pogg_signer(version: int, address: str, data_list: list[str], signature: str
         # (r, n - s) with v flipped is the same signer's too: only the low-s form of a
         # signature is accepted, so each report has one signature (EIP-2).
         raise fail(INVALID_SIGNATURE, "s must be in the lower half of the curve order (EIP-2)")
-    digest = keccak(pogg_message(version, address, data_list))
     try:
         vrs = (raw[64], int.from_bytes(raw[:32], "big"), s)
         public_key = _keys.Signature(vrs=vrs).recover_public_key_from_msg_hash(digest)
@@ -245,7 +259,9 @@ def pogg_parse(params, now: dt.datetime) -> Push:
         raise fail(INVALID_CONTENT, "at most 1000 samples per report")
     samples = [decode_sample(item) for item in data_list]
     _in_order(samples, INVALID_CONTENT, now)
-    if pogg_signer(version, address, data_list, signature) != address.lower():
+    message = pogg_message(version, address, data_list)
+    digest = keccak(message)
+    if signer_of_digest(digest, signature) != address.lower():
         raise fail(INVALID_SIGNATURE, "not signed by address")
     return Push(
         method=Report.Method.POGG,
@@ -253,7 +269,8 @@ def pogg_parse(params, now: dt.datetime) -> Push:
         refuse=INVALID_CONTENT,
         miner_address=address.lower(),
         signature=signature,
-        signed=pogg_message(version, address, data_list).decode(),
+        signed=message.decode(),
+        digest=digest,
     )
 
 
@@ -371,6 +388,12 @@ def _new_samples(push: Push, stored: dict) -> list[Sample]:
         # Stamped on receipt: two calls in one batch must still move forward.
         push.samples = [replace(push.samples[0], time=last_time + dt.timedelta(microseconds=1))]
     fresh = []
+    if source.commissioned and push.samples[0].time.date() < source.commissioned:
+        raise fail(
+            push.refuse,
+            f"sample time {push.samples[0].time:%Y-%m-%dT%H:%M:%SZ} is before the source's "
+            f"commissioning date {source.commissioned:%Y-%m-%d}",
+        )
     for sample in push.samples:
         if last_time is not None and sample.time <= last_time:
             if stored.get((source.pk, sample.time)) != (sample.power, sample.energy):
@@ -416,7 +439,9 @@ def pushes_store(
                 stored[(source.pk, sample.time)] = (sample.power, sample.energy)
             source.last_sample_time, source.last_energy = fresh[-1].time, fresh[-1].energy
             touched[source.pk] = source
-            reports.append((source.pk, push.method, push.signature, push.signed, fresh))
+            reports.append(
+                (source.pk, push.method, push.signature, push.signed, push.digest, fresh)
+            )
         if reports:
             _reports_insert(reports, request_id, received)
             update_by_id(
@@ -428,24 +453,27 @@ def pushes_store(
 
 
 def _reports_insert(
-    reports: list[tuple[int, str, str, str, list[Sample]]], request_id: uuid.UUID, received
+    reports: list[tuple[int, str, str, str, bytes | None, list[Sample]]],
+    request_id: uuid.UUID,
+    received,
 ) -> None:
-    """One Report row per (source id, method, signature, signed text, samples), then
-    their readings."""
+    """One Report row per (source id, method, signature, signed text, digest, samples),
+    then their readings."""
     adapt = connection.ops.adapt_datetimefield_value
-    values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(reports))
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(reports))
     params = [
         v
-        for source_id, method, signature, signed, samples in reports
+        for source_id, method, signature, signed, digest, samples in reports
         for v in (
-            source_id, method, adapt(received), str(request_id), signature, signed, len(samples)
+            source_id, method, adapt(received), str(request_id), signature, signed, digest,
+            len(samples),
         )
     ]  # fmt: skip
     with connection.cursor() as cursor:
         # RETURNING gives the ids in the order of VALUES, as Django's bulk_create relies on.
         cursor.execute(
             "INSERT INTO energy_report (source_id, method, received, request_id, signature,"
-            f" signed, samples) VALUES {values} RETURNING id",
+            f" signed, digest, samples) VALUES {values} RETURNING id",
             params,
         )
         ids = [row[0] for row in cursor.fetchall()]
@@ -454,7 +482,7 @@ def _reports_insert(
         ["source_id", "report_id", "sample_time", "power", "energy"],
         [
             (source_id, report_id, sample.time, sample.power, sample.energy)
-            for report_id, (source_id, _, _, _, samples) in zip(ids, reports, strict=True)
+            for report_id, (source_id, *_, samples) in zip(ids, reports, strict=True)
             for sample in samples
         ],
     )

@@ -37,11 +37,12 @@ def _unsealed(after: LedgerBlock | None):
 
 
 def leaf_rows(query) -> list[tuple]:
-    """(id, source id, external id, epoch seconds, value) of the attributions of ``query``."""
-    fields = ("id", "source_id", "external_id", "epoch", "value")
+    """(id, source id, external id, epoch seconds, value, evidence) of the attributions
+    of ``query``."""
+    fields = ("id", "source_id", "external_id", "epoch", "value", "evidence")
     if connection.vendor != "postgresql":
-        rows = query.values_list(*fields[:3], "effective_time", "value")
-        return [(i, s, e, int(t.timestamp()), v) for i, s, e, t, v in rows]
+        rows = query.values_list(*fields[:3], "effective_time", "value", "evidence")
+        return [(i, s, e, int(t.timestamp()), v, ev) for i, s, e, t, v, ev in rows]
     epoch = Cast(Extract("effective_time", "epoch"), BigIntegerField())
     query = query.annotate(epoch=epoch).values_list(*fields)
     # Plain tuples straight from the driver: Django's per-row converters cost
@@ -62,7 +63,7 @@ def batch_of(rows: list[tuple]) -> Batch:
     }
     return Batch(
         ids=[row[0] for row in rows],
-        leaves=[attribution_leaf(clients[s], e, t, v) for _, s, e, t, v in rows],
+        leaves=[attribution_leaf(clients[s], e, t, v, ev) for _, s, e, t, v, ev in rows],
         last_time=dt.datetime.fromtimestamp(rows[-1][3], dt.UTC),
     )
 
@@ -98,7 +99,13 @@ class AttributionLeaves:
             if row is None:
                 yield f"block {block.ledger_height}: attribution {pk} is gone", leaf
                 continue
-            content = (clients[row.source_id], row.external_id, row.effective_time, row.value)
+            content = (
+                clients[row.source_id],
+                row.external_id,
+                row.effective_time,
+                row.value,
+                row.evidence,
+            )
             if attribution_leaf(*content) != leaf:
                 yield (
                     f"attribution {pk}: its content no longer hashes to its leaf {leaf.hex()}",

@@ -116,6 +116,8 @@ class Source(models.Model):
     # Lower-case hex, so uniqueness does not depend on EIP-55 letter case.
     miner_address = models.CharField(max_length=42, unique=True, null=True, blank=True)
     capacity_wh = models.BigIntegerField(null=True, blank=True)
+    # When the plant began to produce: no sample dated before it is accepted.
+    commissioned = models.DateField(null=True, blank=True)
     location = models.CharField(max_length=200, blank=True)
     # tCO2 per MWh, which is numerically mg CO2 per mWh.
     emission_factor = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
@@ -234,6 +236,8 @@ class Source(models.Model):
             raise ValidationError(
                 {"capacity_wh": "a generation source needs a capacity: its hours are bounded by it"}
             )
+        if self.commissioned and self.commissioned > dt.datetime.now(dt.UTC).date():
+            raise ValidationError({"commissioned": "the commissioning date is in the future"})
         if self.parent_id is not None:
             self._clean_parent()
         if self.pk is not None:
@@ -295,6 +299,11 @@ class Attribution(models.Model):
     quality = models.CharField(max_length=12, choices=Quality.choices, null=True, blank=True)
     # A database default too: bulk loaders (COPY) that do not name it stay valid.
     quality_reason = models.CharField(max_length=300, blank=True, default="", db_default="")
+    # keccak-256 over the digests of the signed reports whose samples bound the
+    # hour (``energy.evidence``), in time order: the leaf commits to it, so a proof
+    # of the transaction leads to what the meter signed. None where a bounding
+    # report is unsigned (consumption) or predates stored signed text.
+    evidence = models.BinaryField(max_length=32, null=True, blank=True, editable=False)
     # The ledger block whose Merkle tree holds this attribution's hash.
     ledger_block = models.ForeignKey(
         "chain.LedgerBlock",
@@ -360,7 +369,7 @@ class Attribution(models.Model):
                 fields=["effective_time", "id"],
                 name="energy_attr_to_seal",
                 condition=Q(ledger_block__isnull=True, value__gte=0),
-                include=["source", "external_id", "value"],
+                include=["source", "external_id", "value", "evidence"],
             ),
             # Serves proofs and the state moves of a block: its leaves in order.
             models.Index(
@@ -476,6 +485,10 @@ class Report(models.Model):
     # The exact text the signature covers (the compact JSON of version, address and
     # dataList): with it anyone can recover the signer again, trusting nobody.
     signed = models.TextField(blank=True, default="", db_default="")
+    # keccak-256 of ``signed``: the very hash the device signed. The hours this
+    # report bounds commit to it (``Attribution.evidence``). Empty for unsigned
+    # (consumption) reports and for reports stored before digests were kept.
+    digest = models.BinaryField(max_length=32, null=True, blank=True, editable=False)
     samples = models.IntegerField()
 
     class Meta:

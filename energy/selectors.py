@@ -1,10 +1,13 @@
 """Reads behind the energy endpoints: every list is (total, rows of one page)."""
 
 from django.db.models import Q
+from eth_utils import keccak, to_checksum_address
 
+from chain.hashing import attribution_leaf
 from chain.selectors import leaf_proof
 from core.paging import Page, newest_first, path_id
 from energy import certificates
+from energy.evidence import Boundary, evidence_of, signer_of
 from energy.models import Attribution, Customer, DailyAggregate, Source
 
 
@@ -66,16 +69,96 @@ def attribution_proof(*, attribution: Attribution) -> dict | None:
     block = attribution.ledger_block
     if block is None:
         return None
-    source = attribution.source
     proof = leaf_proof(block=block, leaf_id=attribution.pk)
     return {
         "attribution_id": attribution.pk,
         "leaf": proof.pop("leaf"),
-        "leaf_fields": {
-            "client_id": source.client_id,
-            "external_id": attribution.external_id,
-            "effective_time": int(attribution.effective_time.timestamp()),
-            "value": attribution.value,
-        },
+        "leaf_fields": _leaf_fields(attribution),
         **proof,
+    }
+
+
+def _leaf_fields(attribution: Attribution) -> dict:
+    fields = {
+        "client_id": attribution.source.client_id,
+        "external_id": attribution.external_id,
+        "effective_time": int(attribution.effective_time.timestamp()),
+        "value": attribution.value,
+    }
+    if attribution.evidence is not None:
+        fields["evidence"] = "0x" + bytes(attribution.evidence).hex()
+    return fields
+
+
+EVIDENCE_CHECK = [
+    "1. For each report: keccak-256 of the UTF-8 bytes of `payload` is its `digest`, and "
+    "the base58 `signature` (r, s, v) over that digest recovers to `miner_address`.",
+    "2. keccak-256 over the reports' digests, concatenated in the order given, is "
+    "`leaf_fields.evidence`.",
+    "3. Each sample of `start` and `end` is one of the `dataList` items of the report it "
+    "names (version 01, 5-byte seconds, 6-byte mW, 8-byte cumulative mWh).",
+    "4. Cumulative energy at a boundary: a lone sample's own; else e1 + (e2 - e1) * "
+    "(at - t1) // (t2 - t1). `end` minus `start` is `leaf_fields.value`.",
+    "5. The leaf is keccak-256 of abi.encode(keccak256('cg.attribution.v2'), client_id, "
+    "keccak256(external_id), effective_time, value, evidence): check it against the "
+    "chain with /proof.",
+]
+
+
+def attribution_evidence(*, attribution: Attribution) -> dict | None:
+    """The signed reports the transaction was read from and how to check them; None
+    when it was not read from signed reports."""
+    if attribution.evidence is None or (found := evidence_of(attribution)) is None:
+        return None
+    index = {report.pk: i for i, report in enumerate(found.reports)}
+
+    def boundary(b: Boundary) -> dict:
+        return {
+            "at": int(b.at.timestamp()),
+            "energy": found.energy(b),
+            "samples": [
+                {
+                    "report": index[r.report_id],
+                    "time": int(r.sample_time.timestamp()),
+                    "power": r.power,
+                    "energy": r.energy,
+                }
+                for r in b.samples
+            ],
+        }
+
+    def signer(report) -> str | None:
+        address = signer_of(report)
+        return to_checksum_address(address) if address else None
+
+    fields = _leaf_fields(attribution)
+    source = attribution.source
+    return {
+        "attribution_id": attribution.pk,
+        "leaf": "0x"
+        + attribution_leaf(
+            source.client_id,
+            attribution.external_id,
+            attribution.effective_time,
+            attribution.value,
+            bytes(attribution.evidence),
+        ).hex(),
+        "leaf_fields": fields,
+        "miner_address": to_checksum_address(source.miner_address)
+        if source.miner_address
+        else None,
+        "start": boundary(found.start),
+        "end": boundary(found.end),
+        "reports": [
+            {
+                "id": report.pk,
+                "method": report.method,
+                "payload": report.signed,
+                "signature": report.signature,
+                "digest": "0x" + keccak(report.signed.encode()).hex(),
+                "signer": signer(report),
+            }
+            for report in found.reports
+        ],
+        "check": EVIDENCE_CHECK,
     }

@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from core.fields import MwhField, TimestampField, TonnesCo2Field
-from core.serializers import NestedRecSerializer, WireSerializer
+from core.serializers import LeafProofSerializer, NestedRecSerializer, WireSerializer
 
 
 class ParentSourceSerializer(WireSerializer):
@@ -87,21 +87,26 @@ class RecTransactionSerializer(AttributionSerializer):
     rec = None
 
 
-class ProofSerializer(serializers.Serializer):
+class ProofSerializer(LeafProofSerializer):
     """Schema of /attributions/{deviceId}/{id}/proof (chain fields once anchored)."""
 
     attribution_id = serializers.IntegerField()
     leaf = serializers.CharField(help_text="0x + keccak-256 of the attribution's ABI encoding")
     leaf_fields = serializers.DictField(help_text="what the leaf encodes")
-    proof = serializers.ListField(child=serializers.CharField())
-    root = serializers.CharField()
-    ledger_height = serializers.IntegerField()
-    ledger_block_hash = serializers.CharField()
-    previous_block_hash = serializers.CharField()
-    leaf_count = serializers.IntegerField()
-    status = serializers.CharField()
-    chain_id = serializers.IntegerField(required=False)
-    contract_address = serializers.CharField(required=False)
-    transaction_hash = serializers.CharField(required=False)
-    chain_block_number = serializers.IntegerField(required=False)
-    chain_block_hash = serializers.CharField(required=False)
+
+
+class EvidenceSerializer(serializers.Serializer):
+    """Schema of /attributions/{deviceId}/{id}/evidence: the signed reports the
+    transaction was read from, and how to check them with keccak and secp256k1 alone."""
+
+    attribution_id = serializers.IntegerField()
+    leaf = serializers.CharField(help_text="0x + the v2 leaf, which commits to the evidence")
+    leaf_fields = serializers.DictField(help_text="what the leaf encodes, evidence included")
+    miner_address = serializers.CharField(allow_null=True)
+    start = serializers.DictField(help_text="where the hour's start was read: at, energy, samples")
+    end = serializers.DictField(help_text="where the hour's end was read: at, energy, samples")
+    reports = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="id, method, payload (the exact signed text), signature, digest, signer",
+    )
+    check = serializers.ListField(child=serializers.CharField())

@@ -62,6 +62,7 @@ def source_clean(
     location: str = "",
     miner_address: str | None = None,
     emission_factor: Decimal | str | None = None,
+    commissioned: dt.date | str | None = None,
 ) -> dict:
     """Checked, normalised fields of a new source; raises ValidationError."""
     external_id = external_id.strip()
@@ -87,6 +88,15 @@ def source_clean(
             raise ValidationError(f"miner address {miner_address} is already onboarded")
     if emission_factor is not None:
         emission_factor = _emission_factor(emission_factor)
+    if isinstance(commissioned, str):
+        try:
+            commissioned = dt.date.fromisoformat(commissioned)
+        except ValueError:
+            raise ValidationError(
+                f"commissioning date must be YYYY-MM-DD, not {commissioned!r}"
+            ) from None
+    if commissioned is not None and commissioned > timezone.now().date():
+        raise ValidationError("commissioning date must not be in the future")
     if Source.objects.filter(customer=customer, external_id=external_id).exists():
         raise ValidationError(f"source {external_id!r} already exists for {customer.name}")
     return {
@@ -100,6 +110,7 @@ def source_clean(
         "location": location,
         "miner_address": miner_address,
         "emission_factor": emission_factor,
+        "commissioned": commissioned,
     }
 
 

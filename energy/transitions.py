@@ -25,8 +25,8 @@ def attributions_appended(rows: Iterable[tuple]) -> None:
     """Write new attributions straight to the table (COPY on PostgreSQL), New.
 
     Rows are (source_id, seq, external_id, effective_time, value, carbon_offset)
-    and optionally (quality, quality_reason); the caller holds the source locks and
-    numbers them after the source's ``attribution_count``.
+    and optionally (quality, quality_reason, evidence); the caller holds the source
+    locks and numbers them after the source's ``attribution_count``.
     """
     now = timezone.now()
     days: dict[int, set[dt.date]] = defaultdict(set)
@@ -34,13 +34,13 @@ def attributions_appended(rows: Iterable[tuple]) -> None:
     def written():
         for sid, seq, ext, when, value, co, *quality in rows:
             days[sid].add(when.date())
-            quality, reason = quality or (None, "")
-            yield sid, seq, ext, when, value, State.NEW, co, quality, reason, now, now
+            quality, reason, evidence = quality or (None, "", None)
+            yield sid, seq, ext, when, value, State.NEW, co, quality, reason, evidence, now, now
 
     insert_rows(
         "energy_attribution",
         ["source_id", "seq", "external_id", "effective_time", "value", "state",
-         "carbon_offset", "quality", "quality_reason", "created", "modified"],
+         "carbon_offset", "quality", "quality_reason", "evidence", "created", "modified"],
         written(),
     )  # fmt: skip
     daily_refresh(days)

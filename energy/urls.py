@@ -15,4 +15,9 @@ urlpatterns = [
         views.ProofView.as_view(),
         name="proof",
     ),
+    path(
+        "attributions/<str:device_id>/<str:attribution_id>/evidence",
+        views.EvidenceView.as_view(),
+        name="evidence",
+    ),
 ]

@@ -3,7 +3,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.errors import NotAnchored
+from core.errors import NoEvidence, NotAnchored
 from core.paging import page_from
 from core.schema import PAGE_PARAMETERS, errors
 from core.serializers import with_total
@@ -14,6 +14,7 @@ from energy.serializers import (
     AttributionSerializer,
     DailyListItemSerializer,
     DailySerializer,
+    EvidenceSerializer,
     ProofSerializer,
     SourceListItemSerializer,
     SourceSerializer,
@@ -78,6 +79,30 @@ class ProofView(APIView):
         if proof is None:
             raise NotAnchored()
         return Response(proof)
+
+
+class EvidenceView(APIView):
+    @extend_schema(
+        operation_id="attribution_evidence",
+        parameters=[
+            DEVICE_ID,
+            OpenApiParameter("attribution_id", int, OpenApiParameter.PATH),
+        ],
+        responses={
+            200: EvidenceSerializer,
+            **errors(404, 409, e409="not read from signed reports (error no_evidence)"),
+        },
+    )
+    def get(self, request, device_id: str, attribution_id: str):
+        source = _source(request, device_id)
+        try:
+            attribution = selectors.attribution_get(source=source, attribution_id=attribution_id)
+        except Attribution.DoesNotExist:
+            raise NotFound(f"No transaction {attribution_id!r} of this source.") from None
+        evidence = selectors.attribution_evidence(attribution=attribution)
+        if evidence is None:
+            raise NoEvidence()
+        return Response(evidence)
 
 
 class DailyListView(APIView):

@@ -8,6 +8,7 @@ from django.db import connection
 from django.db.models import Exists, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 
+from chain.selectors import leaf_proof
 from core.paging import Page, newest_first, path_id
 from energy.certificates import Held
 from energy.models import Attribution, Customer
@@ -169,3 +170,34 @@ def rec_members(rec_ids: list[int]) -> dict[int, list[tuple[str, int]]]:
             for rec_id, own, taken in cursor.fetchall():
                 members[rec_id].append((own, taken))
     return members
+
+
+def rec_proof(*, rec: Rec) -> dict | None:
+    """Everything needed to check the REC against the chain and back to the hours its
+    energy comes from; None while the REC is not sealed."""
+    if rec.ledger_block_id is None:
+        return None
+    members = []
+    openers = Remainder.objects.filter(rec=rec).values_list(
+        "split_from_id", "split_from__hash", "value", "remainder"
+    )
+    for origin, leaf, value, carried in openers:
+        members.append((origin, leaf, value - carried))
+    last = Span.objects.filter(rec=rec).order_by("-seq_last").first()
+    for row in rec_transactions(rec=rec):
+        if isinstance(row, Attribution):
+            carried = last.remainder if row.seq == last.seq_last else 0
+            members.append((row.pk, row.hash, row.value - carried))
+    proof = leaf_proof(block=rec.ledger_block, leaf_id=rec.pk)
+    return {
+        "rec_id": rec.pk,
+        "leaf": proof.pop("leaf"),
+        "leaf_fields": {
+            "client_id": rec.source.client_id,
+            "members": [
+                {"attribution_id": pk, "device_id": rec.source_id, "leaf": "0x" + leaf, "taken": n}
+                for pk, leaf, n in members
+            ],
+        },
+        **proof,
+    }

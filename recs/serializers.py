@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from core.serializers import RecSerializer
+from core.serializers import LeafProofSerializer, RecSerializer
 
 
 class RecListItemSerializer(RecSerializer):
@@ -12,3 +12,16 @@ class RecDetailSerializer(RecSerializer):
 
     code = serializers.IntegerField()
     transactions = serializers.ListField(child=serializers.DictField())
+
+
+class RecProofSerializer(LeafProofSerializer):
+    """Schema of /recs/{id}/proof: the REC's leaf, what it covers, and its Merkle proof."""
+
+    rec_id = serializers.IntegerField()
+    leaf = serializers.CharField(
+        help_text="0x + keccak-256(keccak256('cg.rec.v1') ‖ client id ‖ (member leaf ‖ "
+        "uint256 mWh taken) for each member)"
+    )
+    leaf_fields = serializers.DictField(
+        help_text="client_id, and members: attribution_id, device_id, leaf, taken (mWh)"
+    )

@@ -5,4 +5,5 @@ from recs import views
 urlpatterns = [
     path("recs", views.RecListView.as_view(), name="recs"),
     path("recs/<str:rec_id>", views.RecDetailView.as_view(), name="rec"),
+    path("recs/<str:rec_id>/proof", views.RecProofView.as_view(), name="rec_proof"),
 ]

@@ -3,13 +3,19 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.errors import NotAnchored
 from core.paging import page_from
 from core.schema import PAGE_PARAMETERS, errors
 from core.serializers import with_total
 from energy.serializers import RecTransactionSerializer
 from recs import selectors
 from recs.models import Rec
-from recs.serializers import RecDetailSerializer, RecListItemSerializer, RecSerializer
+from recs.serializers import (
+    RecDetailSerializer,
+    RecListItemSerializer,
+    RecProofSerializer,
+    RecSerializer,
+)
 
 
 class RecListView(APIView):
@@ -43,3 +49,22 @@ class RecDetailView(APIView):
         body = {"code": 0, **RecSerializer(rec).data}
         body["transactions"] = RecTransactionSerializer(transactions, many=True).data
         return Response(body)
+
+
+class RecProofView(APIView):
+    @extend_schema(
+        operation_id="recs_proof",
+        parameters=[
+            OpenApiParameter("rec_id", int, OpenApiParameter.PATH, description="the REC's id"),
+        ],
+        responses={200: RecProofSerializer, **errors(404, 409)},
+    )
+    def get(self, request, rec_id: str):
+        try:
+            rec = selectors.rec_get(customer=request.user, rec_id=rec_id)
+        except Rec.DoesNotExist:
+            raise NotFound(f"No REC {rec_id!r}.") from None
+        proof = selectors.rec_proof(rec=rec)
+        if proof is None:
+            raise NotAnchored()
+        return Response(proof)

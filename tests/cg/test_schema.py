@@ -15,8 +15,10 @@ def test_the_openapi_schema_describes_every_endpoint():
         "/api/v1/energy/attributions/{device_id}",
         "/api/v1/energy/attributions/{device_id}/daily",
         "/api/v1/energy/attributions/{device_id}/{attribution_id}/proof",
+        "/api/v1/energy/attributions/{device_id}/{attribution_id}/evidence",
         "/api/v1/energy/recs",
         "/api/v1/energy/recs/{rec_id}",
+        "/api/v1/energy/recs/{rec_id}/proof",
     }
     attribution = schema["components"]["schemas"]["AttributionListItem"]["properties"]
     assert attribution["value"]["type"] == "number"

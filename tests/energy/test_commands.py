@@ -105,6 +105,32 @@ def test_create_source_prints_one_json_object_on_the_last_line():
             ["--customer", "Acme", "--external-id", "x", "--name", "n", "--emission-factor", "abc"],
             "not a number",
         ),
+        (
+            [
+                "--customer",
+                "Acme",
+                "--external-id",
+                "x",
+                "--name",
+                "n",
+                "--commissioned",
+                "2024-13",
+            ],
+            "commissioning date must be YYYY-MM-DD",
+        ),
+        (
+            [
+                "--customer",
+                "Acme",
+                "--external-id",
+                "x",
+                "--name",
+                "n",
+                "--commissioned",
+                "2999-01-01",
+            ],
+            "must not be in the future",
+        ),
     ],
 )
 def test_create_source_refuses_bad_input_and_creates_nothing(args, message):

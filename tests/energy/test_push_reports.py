@@ -401,3 +401,13 @@ class TestPlausibleSamples:
 
         assert "could produce" in self.reason(answer)
         assert [e for _, _, e in stored()] == [10]
+
+    def test_a_sample_before_the_commissioning_date_is_refused(self, miner):
+        Source.objects.update(commissioned=T.date())
+
+        answer = report(miner, [(T - dt.timedelta(days=1), 1, 5), (T, 1, 6)])
+
+        reason = self.reason(answer)
+        assert reason.startswith("sample time") and "is before the source's commissioning" in reason
+        assert stored() == []
+        assert error_code(report(miner, [(T, 1, 6)], call_id=2)) is None

@@ -36,6 +36,26 @@ def push(miner: Miner, samples: list[tuple]) -> None:
     assert answer.get("result") == "200", answer
 
 
+def test_a_burst_above_capacity_is_quarantined_though_the_hour_adds_up(customer):
+    # 1 kW of capacity; the hour holds 0.9 kWh (under 1 kW x 1 h x 1.10), but 0.9 kWh
+    # in five minutes is 10.8 kW: no 1 kW plant produces that.
+    miner = Miner(seed=43)
+    SourceFactory(customer=customer, miner_address=miner.address.lower(), capacity_wh=1000)
+    minutes = [2 + 5 * i for i in range(12)]
+    burst = [(HOUR + dt.timedelta(minutes=m), 0, 0 if m < 30 else 900_000) for m in minutes]
+    steady = [(HOUR + dt.timedelta(hours=1, minutes=m), 0, 900_000 + 10 * (m - 2)) for m in minutes]
+    push(miner, burst)
+    push(miner, steady)
+    push(miner, [(HOUR + dt.timedelta(hours=2, minutes=2), 0, 900_700)])
+
+    assert attribute_due_hours() == 2
+    spiked, calm = Attribution.objects.order_by("seq")
+
+    assert spiked.value == 900_000 and spiked.quality == Quality.QUARANTINED
+    assert spiked.quality_reason.startswith("its samples imply 10800 W, more than its capacity")
+    assert calm.quality is None
+
+
 def quarantine(rows: list[Attribution]) -> None:
     Attribution.objects.filter(pk__in=[r.pk for r in rows]).update(
         quality=Quality.QUARANTINED, quality_reason="above capacity"

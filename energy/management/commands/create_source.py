@@ -30,6 +30,9 @@ class Command(BaseCommand):
         parser.add_argument("--location", default="")
         parser.add_argument("--miner-address")
         parser.add_argument("--emission-factor", help="tCO2 per MWh")
+        parser.add_argument(
+            "--commissioned", help="YYYY-MM-DD: no sample dated before it is accepted"
+        )
 
     def handle(self, *args, **options) -> None:
         try:
@@ -52,6 +55,7 @@ class Command(BaseCommand):
                 location=options["location"],
                 miner_address=options["miner_address"],
                 emission_factor=options["emission_factor"],
+                commissioned=options["commissioned"],
             )
         except ValidationError as error:
             raise CommandError("; ".join(error.messages)) from None
