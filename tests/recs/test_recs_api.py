@@ -127,3 +127,24 @@ def test_the_list_costs_a_bounded_number_of_queries(api, source, django_assert_m
 
     with django_assert_max_num_queries(3):  # token with its customer, its REC count, one page
         assert len(api.get("/api/v1/energy/recs", {"per_page": 1000}).json()) == 30
+
+
+def test_a_rec_proof_names_where_each_part_of_its_energy_comes_from(api, two_recs, client_for):
+    first, second, attrs = two_recs
+
+    body = api.get(f"/api/v1/energy/recs/{second.pk}/proof")
+    assert body.status_code == 409 and body.json()["error"] == "not_anchored"  # not sealed yet
+    proof = api.get(f"/api/v1/energy/recs/{first.pk}/proof").json()
+
+    members = proof["leaf_fields"]["members"]
+    assert [(m["attribution_id"], m["taken"]) for m in members] == [
+        (attrs[0].pk, 900_000_000),
+        (attrs[1].pk, 100_000_000),
+    ]
+    attrs[0].refresh_from_db()
+    assert members[0]["leaf"] == "0x" + attrs[0].hash
+    assert proof["leaf"] == "0x" + first.__class__.objects.get(pk=first.pk).hash
+    assert proof["status"] == "confirmed" and proof["chain_block_number"] >= 0
+    stranger = client_for(SourceFactory().customer)
+    assert stranger.get(f"/api/v1/energy/recs/{first.pk}/proof").status_code == 404
+    assert api.get(f"/api/v1/energy/recs/{'9' * 4301}/proof").status_code == 404
