@@ -19,7 +19,7 @@ from django.db.models import F, Q
 
 from core.sql import update_by_id
 from core.units import carbon_offset_mg, mwh_text
-from energy.evidence import boundary_indices, evidence_for, hour_reports, report_digests
+from energy.evidence import boundary_indices, evidence_for, report_digests, reports_of
 from energy.models import GENERATING, Quality, Source
 from energy.transitions import attributions_appended
 
@@ -138,12 +138,17 @@ def attribute_due_hours(*, limit: int = 1000) -> int:
             hours, reached = close_hours(samples, _progress_of(source))
             if not hours:
                 continue
-            times = [t for t, _ in samples]
+            times, powers = [t for t, _ in samples], sample_powers(samples)
+            start = boundary_indices(times, hours[0][0])
             for hour, energy in hours:
-                reports = hour_reports(times, report_ids, hour, hour + HOUR)
+                # An hour's end is where the next one starts: one search per boundary.
+                end = boundary_indices(times, hour + HOUR)
+                reports = reports_of(start, end, report_ids)
                 bounding.update(reports)
-                peak = peak_power_mw(samples, times, hour, hour + HOUR)
+                # The highest power implied between the samples it is read from.
+                peak = max(powers[start[0] : end[-1]], default=0)
                 closed.append((source, hour, energy, peak, reports))
+                start = end
             progress[source.pk] = reached
         digests = report_digests(bounding)
 
@@ -176,16 +181,10 @@ def attribute_due_hours(*, limit: int = 1000) -> int:
         return len(rows)
 
 
-def peak_power_mw(samples: list[tuple[int, int]], times: list[int], start: int, end: int) -> int:
-    """The highest power (mW) the rise of cumulative energy between two consecutive
-    samples implies, over the samples the hour ``start``..``end`` is read from."""
-    low = boundary_indices(times, start)[0]
-    high = boundary_indices(times, end)[-1]
-    peak = 0
-    for (t1, e1), (t2, e2) in pairwise(samples[low : high + 1]):
-        # mWh over µs, times the µs of an hour: mW, in integers.
-        peak = max(peak, (e2 - e1) * HOUR // (t2 - t1))
-    return peak
+def sample_powers(samples: list[tuple[int, int]]) -> list[int]:
+    """The power (mW) each rise of cumulative energy implies, between each sample and the
+    next: mWh over µs, times the µs of an hour, in integers."""
+    return [(e2 - e1) * HOUR // (t2 - t1) for (t1, e1), (t2, e2) in pairwise(samples)]
 
 
 def hour_quality(

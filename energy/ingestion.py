@@ -205,6 +205,13 @@ def decode_sample(item: str) -> Sample:
     return Sample(dt.datetime.fromtimestamp(seconds, dt.UTC), power, energy)
 
 
+def signed_samples(signed: str):
+    """(time, mW, cumulative mWh) of each sample of a stored signed report text."""
+    for item in json.loads(signed)["dataList"]:
+        sample = decode_sample(item)
+        yield sample.time, sample.power, sample.energy
+
+
 def _plausible_rise(before: Sample, after: Sample, refuse: tuple[int, str]) -> None:
     """Refuse a rise of cumulative energy no plant could produce in the time between."""
     micros = (after.time - before.time) // dt.timedelta(microseconds=1)

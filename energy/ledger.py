@@ -123,6 +123,7 @@ class AttributionLeaves:
         loose = Attribution.objects.filter(ledger_block__isnull=True).exclude(state=State.NEW)
         for pk in loose.values_list("pk", flat=True)[:100]:
             yield f"attribution {pk}: moved past New without a ledger block"
-        from energy.audit import derived_problems
+        from energy.audit import derived_problems, reading_problems
 
+        yield from reading_problems()
         yield from derived_problems()

@@ -171,3 +171,51 @@ def test_the_snippet_refuses_a_report_text_changed_after_anchoring(meter, chain)
 
     with pytest.raises(AssertionError):
         namespace["check_rec"](lambda path: api.get(path).json(), chain, rec.pk)
+
+
+def problems() -> list[str]:
+    from chain.audit import ledger_problems
+    from tests.factories import node_calls_in_the_test_transaction
+
+    with node_calls_in_the_test_transaction():
+        return list(ledger_problems())
+
+
+@pytest.mark.postgres
+def test_verify_ledger_recomputes_each_hour_from_its_readings(meter, chain):
+    miner, source, _ = meter
+    push_hours(miner, 3)
+    run_until_idle()
+    assert problems() == []
+    first, second = Attribution.objects.filter(source=source).order_by("seq")
+    # The last sample of the second report is one the second hour's end is read from.
+    last = source.readings.order_by("sample_time")[23]
+
+    past_the_triggers(
+        "energy_reading", "UPDATE energy_reading SET energy = energy + 1000 WHERE id = %s",
+        [last.pk],
+    )  # fmt: skip
+
+    found = problems()
+    assert f"reading {last.pk}: not a sample of the signed text of report {last.report_id}" in found
+    assert any(p.startswith(f"attribution {second.pk}: {second.value} mWh at") for p in found)
+    assert not any(p.startswith(f"attribution {first.pk}:") for p in found)
+
+
+@pytest.mark.postgres
+def test_verify_ledger_names_a_report_whose_text_was_rewritten(meter, chain):
+    miner, source, _ = meter
+    push_hours(miner, 3)
+    run_until_idle()
+    report = Report.objects.filter(source=source).order_by("pk")[1]
+    text = json.loads(report.signed)
+    text["dataList"][0] = text["dataList"][0][:-1] + "f"
+
+    past_the_triggers(
+        "energy_report", "UPDATE energy_report SET signed = %s WHERE id = %s",
+        [json.dumps(text, separators=(",", ":")), report.pk],
+    )  # fmt: skip
+
+    found = problems()
+    assert f"report {report.pk}: its digest is not the hash of its signed text" in found
+    assert any("its evidence is not the hash of its reports' text" in p for p in found)
