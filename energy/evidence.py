@@ -40,7 +40,7 @@ def boundary_indices(times: list, boundary) -> list[int]:
 def reports_of(start: list[int], end: list[int], report_ids: list[int]) -> list[int]:
     """The ids of the reports carrying the samples of an hour's ``start`` and ``end``
     (``boundary_indices``), in time order, each once."""
-    return list(dict.fromkeys(report_ids[i] for i in (*start, *end)))
+    return list(dict.fromkeys([report_ids[i] for i in start + end]))
 
 
 def hour_reports(times: list[int], report_ids: list[int], start: int, end: int) -> list[int]:
@@ -51,7 +51,7 @@ def hour_reports(times: list[int], report_ids: list[int], start: int, end: int) 
 def evidence_for(reports: list[int], digests: dict[int, bytes | None]) -> bytes | None:
     """The evidence hash over these reports, or None if any of them was not signed."""
     found = [digests.get(pk) for pk in reports]
-    if not found or any(d is None for d in found):
+    if not found or None in found:
         return None
     return evidence_hash(found)
 

@@ -11,7 +11,7 @@ depend on how often the step runs or how the readings arrived.
 
 import datetime as dt
 from dataclasses import dataclass
-from itertools import pairwise
+from operator import sub
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -134,11 +134,14 @@ def attribute_due_hours(*, limit: int = 1000) -> int:
         readings = _readings(sources)
         closed, progress, bounding = [], {}, set()
         for source in sources:
-            samples, report_ids = readings[source.pk]
+            source_id = source.pk
+            samples, report_ids = readings[source_id]
             hours, reached = close_hours(samples, _progress_of(source))
             if not hours:
                 continue
-            times, powers = [t for t, _ in samples], sample_powers(samples)
+            times = [t for t, _ in samples]
+            powers = sample_powers(samples, times, source.capacity_wh)
+            seq = source.attribution_count
             start = boundary_indices(times, hours[0][0])
             for hour, energy in hours:
                 # An hour's end is where the next one starts: one search per boundary.
@@ -146,15 +149,15 @@ def attribute_due_hours(*, limit: int = 1000) -> int:
                 reports = reports_of(start, end, report_ids)
                 bounding.update(reports)
                 # The highest power implied between the samples it is read from.
-                peak = max(powers[start[0] : end[-1]], default=0)
-                closed.append((source, hour, energy, peak, reports))
+                peak = max(powers[start[0] : end[-1]], default=0) if powers else 0
+                seq += 1
+                closed.append((source, source_id, seq, hour, energy, peak, reports))
                 start = end
-            progress[source.pk] = reached
+            progress[source_id] = reached
         digests = report_digests(bounding)
 
-        rows, seqs = [], {}
-        for source, hour, energy, peak, reports in closed:
-            seq = seqs[source.pk] = seqs.get(source.pk, source.attribution_count) + 1
+        rows = []
+        for source, source_id, seq, hour, energy, peak, reports in closed:
             when = from_micros(hour)
             # Consumers report what they drew: their transactions are negative.
             value = -energy if source.type == Source.Type.CONSUMER else energy
@@ -163,9 +166,9 @@ def attribute_due_hours(*, limit: int = 1000) -> int:
             )
             rows.append(
                 (
-                    source.pk,
+                    source_id,
                     seq,
-                    f"{source.pk}-{when:%Y%m%d%H}",
+                    f"{source_id}-{when:%Y%m%d%H}",
                     when,
                     value,
                     carbon_offset_mg(value, source.emission_factor),
@@ -181,10 +184,23 @@ def attribute_due_hours(*, limit: int = 1000) -> int:
         return len(rows)
 
 
-def sample_powers(samples: list[tuple[int, int]]) -> list[int]:
+def sample_powers(
+    samples: list[tuple[int, int]], times: list[int], capacity_w: int | None
+) -> list[int] | None:
     """The power (mW) each rise of cumulative energy implies, between each sample and the
-    next: mWh over µs, times the µs of an hour, in integers."""
-    return [(e2 - e1) * HOUR // (t2 - t1) for (t1, e1), (t2, e2) in pairwise(samples)]
+    next (mWh over µs, times the µs of an hour, in integers); None when no rise can
+    imply more than the source's capacity x the margin, which is what nearly every
+    source shows, and then they are not worked out one by one."""
+    if capacity_w is None or len(samples) < 2:
+        return None
+    energies = [e for _, e in samples]
+    rises = list(map(sub, energies[1:], energies[:-1]))
+    gaps = list(map(sub, times[1:], times[:-1]))
+    num, den = settings.PLAUSIBILITY_MARGIN.as_integer_ratio()
+    # The largest rise over the shortest gap bounds every pair's power.
+    if max(rises) * HOUR * den <= capacity_w * 1000 * num * min(gaps):
+        return None
+    return [rise * HOUR // gap for rise, gap in zip(rises, gaps, strict=True)]
 
 
 def hour_quality(
