@@ -81,3 +81,29 @@ def mark_rows_sent(table: str, block: "LedgerBlock", state: str) -> None:
         [(pk, leaf.hex(), block.pk) for pk, leaf in block.leaf_list()],
         also={"state": state, "state_changed": now, "modified": now},
     )
+
+
+def state_problem(row, block: "LedgerBlock", name: str) -> str | None:
+    """What is wrong with the anchoring state of ``row`` (a leaf's row with ``state``
+    and ``height``), sealed into ``block``; None if nothing. Rows are New until their
+    block's transaction is with the node, Pending until it is confirmed, then
+    Processed at the chain block that holds it; they never move back."""
+    from chain.models import LedgerBlock
+
+    if not block.rows_marked:
+        expected = "New"
+    elif block.status == LedgerBlock.Status.CONFIRMED:
+        expected = "Processed"
+    else:
+        expected = "Pending"
+    if row.state != expected:
+        return (
+            f"{name}: {row.state}, but block {block.ledger_height} ({block.status}) makes it "
+            f"{expected}"
+        )
+    if expected == "Processed" and row.height != block.chain_block_number:
+        return (
+            f"{name}: height {row.height}, but block {block.ledger_height} is in chain block "
+            f"{block.chain_block_number}"
+        )
+    return None

@@ -8,6 +8,9 @@ PostgreSQL, the production database, gets them; embedded SQLite rebuilds
 tables on schema changes, which would silently drop such triggers.
 """
 
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from django.db import migrations
 
 
@@ -59,14 +62,82 @@ def guard(table: str, frozen_columns: list[str], *, replace: bool = False) -> mi
     return migrations.RunPython(forward, backward, elidable=False)
 
 
+def _rank(alias: str) -> str:
+    return f"(CASE {alias}.state WHEN 'New' THEN 0 WHEN 'Pending' THEN 1 ELSE 2 END)"
+
+
+def backwards(columns: list[str], neq: str) -> str:
+    """SQL condition: an update of these columns moves a ledger row backwards. Its
+    ``state`` may only go New -> Pending -> Processed; ``hash``, ``ledger_block_id``,
+    ``height`` and ``block_id`` are set once; ``quality`` may be held (quarantined)
+    but is released only from quarantine, and a decision is final. ``neq`` is the
+    dialect's null-safe inequality."""
+    rules = {
+        "state": f"{_rank('NEW')} < {_rank('OLD')}",
+        "quality": (
+            f"(OLD.quality IN ('released', 'rejected') AND NEW.quality {neq} OLD.quality)"
+            " OR (OLD.quality IS NULL AND NEW.quality = 'released')"
+            " OR (OLD.quality = 'quarantined' AND NEW.quality IS NULL)"
+        ),
+    }
+    once = "OLD.{c} IS NOT NULL AND NEW.{c} {neq} OLD.{c}"
+    return " OR ".join(
+        f"({rules[c]})" if c in rules else f"({once.format(c=c, neq=neq)})" for c in columns
+    )
+
+
+def forward_only(table: str, columns: list[str]) -> migrations.RunPython:
+    """A PostgreSQL trigger that refuses an update moving a row of ``table`` backwards
+    (``backwards``): what a row has reached, it keeps."""
+    function = f"{table}_forward_only"
+    create = f"""
+        CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF {backwards(columns, "IS DISTINCT FROM")} THEN
+                RAISE EXCEPTION '{table}: a row only moves forward ({", ".join(columns)})'
+                    USING ERRCODE = 'integrity_constraint_violation';
+            END IF;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER {function} BEFORE UPDATE OF {", ".join(columns)}
+            ON {table} FOR EACH ROW EXECUTE FUNCTION {function}();
+    """
+    drop = f"DROP TRIGGER IF EXISTS {function} ON {table}; DROP FUNCTION IF EXISTS {function}();"
+    return postgres_only(create, drop)
+
+
+# Whether ``flush`` runs in this context: the one command that may empty the ledger.
+_flushing = ContextVar("cg_ledger_flushing", default=False)
+
+
+@contextmanager
+def deletes_allowed():
+    """Let ledger rows be deleted in this context, as ``manage.py flush`` (which Django's
+    tests call between transactional tests) empties every table."""
+    token = _flushing.set(True)
+    try:
+        yield
+    finally:
+        _flushing.reset(token)
+
+
+def sqlite_functions(sender, connection, **kwargs) -> None:
+    """``connection_created`` receiver: the SQLite delete guards ask
+    ``cg_deletes_allowed()``. A client without it (the sqlite3 shell) cannot delete."""
+    if connection.vendor == "sqlite":
+        connection.connection.create_function(
+            "cg_deletes_allowed", 0, lambda: int(_flushing.get()), deterministic=False
+        )
+
+
 def sqlite_guard(connection, table: str, frozen_columns: list[str]) -> None:
-    """The frozen-column guard as an SQLite trigger, for the embedded ledger.
+    """The append-only guard as SQLite triggers, for the embedded ledger.
 
     SQLite rebuilds a table on most schema changes, dropping its triggers, so
     migrations cannot own them there: the apps set them again after every
-    ``migrate`` (post_migrate), idempotently. Deleting is not guarded on SQLite:
-    Django empties a test database with DELETE (PostgreSQL's TRUNCATE fires no row
-    trigger), and SQLite has no session switch to let only that through.
+    ``migrate`` (post_migrate), idempotently. SQLite has no session switch, so a
+    delete is let through only where the application function ``cg_deletes_allowed``
+    says so: inside ``flush`` (``deletes_allowed``).
     """
     if connection.vendor != "sqlite":
         return
@@ -78,13 +149,31 @@ def sqlite_guard(connection, table: str, frozen_columns: list[str]) -> None:
             f" BEGIN SELECT RAISE(ABORT, '{table} is append-only: {', '.join(frozen_columns)}"
             " cannot change'); END"
         )
+        cursor.execute(
+            f"CREATE TRIGGER IF NOT EXISTS {table}_no_delete BEFORE DELETE ON {table}"
+            " WHEN NOT cg_deletes_allowed()"
+            f" BEGIN SELECT RAISE(ABORT, '{table} is append-only: rows cannot be deleted'); END"
+        )
 
 
-def sqlite_guards(tables: dict[str, list[str]]):
+def sqlite_forward_only(connection, table: str, columns: list[str]) -> None:
+    """``forward_only`` as an SQLite trigger, set again after every migrate."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TRIGGER IF NOT EXISTS {table}_forward BEFORE UPDATE OF"
+            f" {', '.join(columns)} ON {table} WHEN {backwards(columns, 'IS NOT')}"
+            f" BEGIN SELECT RAISE(ABORT, '{table}: a row only moves forward'); END"
+        )
+
+
+def sqlite_guards(tables: dict[str, list[str]], forward: dict[str, list[str]] | None = None):
     """(pre_migrate, post_migrate) receivers that lift, then set again, the SQLite
-    guards of these tables (name -> frozen columns): a migration may drop or rebuild
-    a column a trigger names. Connect them with ``weak=False``."""
+    guards of these tables (name -> frozen columns; ``forward``: name -> columns that
+    only move forward): a migration may drop or rebuild a column a trigger names.
+    Connect them with ``weak=False``."""
     from django.db import connections
+
+    forward = forward or {}
 
     def lift(sender, using, **kwargs) -> None:
         connection = connections[using]
@@ -92,14 +181,20 @@ def sqlite_guards(tables: dict[str, list[str]]):
             with connection.cursor() as cursor:
                 for table in tables:
                     cursor.execute(f"DROP TRIGGER IF EXISTS {table}_frozen")
+                    cursor.execute(f"DROP TRIGGER IF EXISTS {table}_no_delete")
+                for table in forward:
+                    cursor.execute(f"DROP TRIGGER IF EXISTS {table}_forward")
 
     def guard(sender, using, **kwargs) -> None:
         connection = connections[using]
-        present = (
-            set(connection.introspection.table_names()) if connection.vendor == "sqlite" else ()
-        )
+        if connection.vendor != "sqlite":
+            return
+        present = set(connection.introspection.table_names())
         for table, columns in tables.items():
             if table in present:
                 sqlite_guard(connection, table, columns)
+        for table, columns in forward.items():
+            if table in present:
+                sqlite_forward_only(connection, table, columns)
 
     return lift, guard

@@ -13,6 +13,11 @@ APPEND_ONLY = {
         "samples",
     ],
 }  # fmt: skip
+# What only moves forward (core.ledger_guard.backwards; the PostgreSQL trigger of the
+# migrations guards the same).
+FORWARD_ONLY = {
+    "energy_attribution": ["state", "hash", "ledger_block_id", "height", "block_id", "quality"]
+}
 
 
 class EnergyConfig(AppConfig):
@@ -20,13 +25,16 @@ class EnergyConfig(AppConfig):
     verbose_name = "Energy"
 
     def ready(self) -> None:
+        from django.db.backends.signals import connection_created
         from django.db.models.signals import post_migrate, pre_migrate
 
         from chain import leaves
-        from core.ledger_guard import sqlite_guards
+        from core.ledger_guard import sqlite_functions, sqlite_guards
         from energy.ledger import AttributionLeaves
 
         leaves.register(AttributionLeaves())
-        lift, guard = sqlite_guards(APPEND_ONLY)
+        lift, guard = sqlite_guards(APPEND_ONLY, FORWARD_ONLY)
         pre_migrate.connect(lift, sender=self, weak=False)
         post_migrate.connect(guard, sender=self, weak=False)
+        # The SQLite delete guards (of recs' tables too) ask a function of the connection.
+        connection_created.connect(sqlite_functions, dispatch_uid="cg_sqlite_functions")

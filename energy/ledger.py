@@ -15,7 +15,7 @@ from django.db.models import BigIntegerField, Q
 from django.db.models.functions import Cast, Extract
 
 from chain.hashing import attribution_leaf
-from chain.leaves import Batch
+from chain.leaves import Batch, state_problem
 from chain.models import LedgerBlock
 from energy.models import Attribution, Source, State
 from energy.transitions import attributions_confirmed, attributions_sent
@@ -116,6 +116,10 @@ class AttributionLeaves:
                     f"attribution {pk}: its hash or block is not block {block.ledger_height}'s",
                     leaf,
                 )
+            elif problem := state_problem(row, block, f"attribution {pk}"):
+                yield problem, leaf
+            elif row.state == State.PROCESSED and row.block_id != block.chain_block_hash:
+                yield f"attribution {pk}: its chain block is not its block's", leaf
             else:
                 yield None, leaf
 

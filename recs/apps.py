@@ -9,6 +9,9 @@ APPEND_ONLY = {
         "external_id", "created",
     ],
 }  # fmt: skip
+# What only moves forward (core.ledger_guard.backwards; the PostgreSQL trigger of the
+# migrations guards the same).
+FORWARD_ONLY = {"recs_rec": ["state", "hash", "ledger_block_id", "height"]}
 
 
 class RecsConfig(AppConfig):
@@ -26,6 +29,6 @@ class RecsConfig(AppConfig):
 
         leaves.register(RecLeaves())
         certificates.register(RecHolder())
-        lift, guard = sqlite_guards(APPEND_ONLY)
+        lift, guard = sqlite_guards(APPEND_ONLY, FORWARD_ONLY)
         pre_migrate.connect(lift, sender=self, weak=False)
         post_migrate.connect(guard, sender=self, weak=False)

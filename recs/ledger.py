@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from django.utils import timezone
 
 from chain.hashing import rec_leaf
-from chain.leaves import Batch, mark_rows_sent
+from chain.leaves import Batch, mark_rows_sent, state_problem
 from chain.models import LedgerBlock
 from energy.models import State
 from recs.models import Rec
@@ -66,6 +66,8 @@ class RecLeaves:
                 yield f"REC {pk}: its transactions no longer hash to its leaf {leaf.hex()}", leaf
             elif block.rows_marked and (rec.hash != leaf.hex() or rec.ledger_block_id != block.pk):
                 yield f"REC {pk}: its hash or block is not block {block.ledger_height}'s", leaf
+            elif problem := state_problem(rec, block, f"REC {pk}"):
+                yield problem, leaf
             else:
                 yield None, leaf
 

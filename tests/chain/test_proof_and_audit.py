@@ -242,3 +242,17 @@ def test_verify_ledger_cannot_write_to_the_database():
     finally:
         _read_only(False)
     SourceFactory()  # and the session is writable again afterwards
+
+
+@pytest.mark.postgres
+def test_verify_ledger_names_a_transaction_moved_back_past_the_triggers(anchored):
+    _, rows, _ = anchored
+    tamper("UPDATE energy_attribution SET state = 'New' WHERE id = %s", [rows[1].pk])
+
+    out = StringIO()
+    with pytest.raises(CommandError):
+        call_command("verify_ledger", stdout=out)
+
+    found = out.getvalue()
+
+    assert f"attribution {rows[1].pk}: New, but block 1 (confirmed) makes it Processed" in found

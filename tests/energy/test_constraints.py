@@ -209,7 +209,6 @@ class TestAppendOnly:
     """What a transaction asserts never changes, and it is never deleted: PostgreSQL's
     triggers and, for the embedded ledger, SQLite's."""
 
-    @pytest.mark.postgres  # SQLite guards rewrites only (core.ledger_guard.sqlite_guard)
     def test_deleting_ledger_rows_is_refused(self, source):
         rows = append(source, [MWH + 5, MWH - 5])
         mark_processed(rows)
@@ -238,6 +237,38 @@ class TestAppendOnly:
         [row] = append(source, [5])
 
         refused(lambda: Attribution.objects.filter(pk=row.pk).update(**change))
+
+    @pytest.mark.parametrize(
+        "change",
+        [
+            {"state": "Pending"},
+            {"state": "New"},
+            {"hash": "ab" * 32},
+            {"height": 999},
+            {"block_id": "cd" * 32},
+        ],
+    )
+    def test_a_processed_transaction_never_moves_back(self, source, change):
+        rows = append(source, [5])
+        mark_processed(rows)
+
+        refused(lambda: Attribution.objects.filter(pk=rows[0].pk).update(**change))
+
+    def test_a_processed_rec_never_moves_back(self, source):
+        mark_processed(append(source, [MWH]))
+        [rec] = issue(source)
+
+        refused(lambda: Rec.objects.filter(pk=rec.pk).update(state="New"))
+        refused(lambda: Rec.objects.filter(pk=rec.pk).update(hash="ab" * 32))
+
+    def test_a_decision_on_a_quarantined_hour_is_final(self, source):
+        plausible, held = append(source, [5, 6])
+        Attribution.objects.filter(pk=held.pk).update(quality="quarantined")
+        Attribution.objects.filter(pk=held.pk).update(quality="rejected")
+
+        refused(lambda: Attribution.objects.filter(pk=held.pk).update(quality="released"))
+        refused(lambda: Attribution.objects.filter(pk=held.pk).update(quality=None))
+        refused(lambda: Attribution.objects.filter(pk=plausible.pk).update(quality="released"))
 
     def test_moving_forward_is_allowed(self, source):
         rows = append(source, [5])

@@ -113,8 +113,10 @@ def test_a_late_hour_is_cut_alike_by_both_bodies(source):
 def test_held_released_and_rejected_hours_are_cut_alike_by_both_bodies(source):
     rows = append(source, [600_000_000, 800_000_000, 700_000_000, 900_000_000, 400_000_000])
     for row, quality in zip(rows, [None, "quarantined", "rejected", "released", None], strict=True):
-        if quality:
-            Attribution.objects.filter(pk=row.pk).update(quality=quality, quality_reason="t")
+        if quality:  # held first, then decided, as an operator does
+            held = Attribution.objects.filter(pk=row.pk)
+            held.update(quality="quarantined", quality_reason="t")
+            held.update(quality=quality)
     mark_processed(rows)
 
     assert issued_by(True, [source.pk]) == issued_by(False, [source.pk])

@@ -185,8 +185,10 @@ def test_no_rec_holds_held_energy_and_conservation_counts_it(customer, hours, re
     source = SourceFactory(customer=customer)
     rows = append(source, [value for value, _ in hours])
     for row, (_, quality) in zip(rows, hours, strict=True):
-        if quality:
-            Attribution.objects.filter(pk=row.pk).update(quality=quality, quality_reason="test")
+        if quality:  # held first, then decided, as an operator does
+            held = Attribution.objects.filter(pk=row.pk)
+            held.update(quality="quarantined", quality_reason="test")
+            held.update(quality=quality)
     mark_processed(rows)
     rec_issue(source_id=source.pk)
     if release_later:
