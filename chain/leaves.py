@@ -83,27 +83,30 @@ def mark_rows_sent(table: str, block: "LedgerBlock", state: str) -> None:
     )
 
 
-def state_problem(row, block: "LedgerBlock", name: str) -> str | None:
-    """What is wrong with the anchoring state of ``row`` (a leaf's row with ``state``
-    and ``height``), sealed into ``block``; None if nothing. Rows are New until their
+def expected_state(block: "LedgerBlock") -> tuple[str, int | None]:
+    """The (state, height) every row sealed into ``block`` must have: New until the
     block's transaction is with the node, Pending until it is confirmed, then
-    Processed at the chain block that holds it; they never move back."""
+    Processed at the chain block that holds it; rows never move back."""
     from chain.models import LedgerBlock
 
     if not block.rows_marked:
-        expected = "New"
-    elif block.status == LedgerBlock.Status.CONFIRMED:
-        expected = "Processed"
-    else:
-        expected = "Pending"
-    if row.state != expected:
-        return (
-            f"{name}: {row.state}, but block {block.ledger_height} ({block.status}) makes it "
-            f"{expected}"
-        )
-    if expected == "Processed" and row.height != block.chain_block_number:
+        return "New", None
+    if block.status == LedgerBlock.Status.CONFIRMED:
+        return "Processed", block.chain_block_number
+    return "Pending", None
+
+
+def state_problem(row, block: "LedgerBlock", name: str, expected=None) -> str | None:
+    """What is wrong with the anchoring state of ``row`` (a leaf's row with ``state``
+    and ``height``) sealed into ``block``, or None; ``expected`` is the block's
+    ``expected_state``, worked out once by a caller that checks many rows."""
+    state, height = expected or expected_state(block)
+    if row.state != state:
+        where = f"block {block.ledger_height} ({block.status})"
+        return f"{name}: {row.state}, but {where} makes it {state}"
+    if height is not None and row.height != height:
         return (
             f"{name}: height {row.height}, but block {block.ledger_height} is in chain block "
-            f"{block.chain_block_number}"
+            f"{height}"
         )
     return None

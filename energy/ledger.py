@@ -9,18 +9,67 @@ The daily rows of the days touched follow in the same transaction.
 
 import datetime as dt
 from collections.abc import Iterator
+from typing import NamedTuple
 
 from django.db import connection
 from django.db.models import BigIntegerField, Q
 from django.db.models.functions import Cast, Extract
 
 from chain.hashing import attribution_leaf
-from chain.leaves import Batch, state_problem
+from chain.leaves import Batch, expected_state, state_problem
 from chain.models import LedgerBlock
 from energy.models import Attribution, Source, State
 from energy.transitions import attributions_confirmed, attributions_sent
 
 KIND = "attributions"
+
+
+class Audited(NamedTuple):
+    """What the audit reads of a sealed attribution: its leaf's content, then its marks."""
+
+    client_id: bytes
+    external_id: str
+    epoch: int
+    value: int
+    evidence: bytes | None
+    hash: str | None
+    block: int | None
+    state: str
+    height: int | None
+    chain_block: str | None
+
+
+_AUDITED = """
+    SELECT a.id, s.client_id, a.external_id, {epoch}, a.value, a.evidence, a.hash,
+           a.ledger_block_id, a.state, a.height, a.block_id
+    FROM energy_attribution a JOIN energy_source s ON s.id = a.source_id
+    WHERE a.id {match}
+"""
+
+
+def _audited_rows(ids: list[int]) -> dict[int, Audited]:
+    """By id, these attributions as the audit reads them: plain tuples, no model
+    instances (the audit reads every row of the ledger)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            epoch = "EXTRACT(EPOCH FROM a.effective_time)::bigint"
+            cursor.execute(_AUDITED.format(epoch=epoch, match="= ANY(%s::bigint[])"), [ids])
+            rows = cursor.fetchall()
+        else:
+            epoch = "CAST(strftime('%%s', a.effective_time) AS INTEGER)"
+            rows = []
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                match = f"IN ({', '.join(['%s'] * len(chunk))})"
+                cursor.execute(_AUDITED.format(epoch=epoch, match=match), chunk)
+                rows += cursor.fetchall()
+    clients = {client: bytes.fromhex(client[2:]) for client in {row[1] for row in rows}}
+    return {
+        pk: Audited(
+            clients[client], ext, epoch, value, bytes(ev) if ev is not None else None, *marks
+        )
+        for pk, client, ext, epoch, value, ev, *marks in rows
+    }
 
 
 def _unsealed(after: LedgerBlock | None):
@@ -88,37 +137,28 @@ class AttributionLeaves:
         once, and a rewritten leaf shows in the root as well.
         """
         sealed = block.leaf_list()
-        rows = Attribution.objects.in_bulk([pk for pk, _ in sealed])
-        clients = dict(
-            Source.objects.filter(pk__in={r.source_id for r in rows.values()}).values_list(
-                "pk", "client_id"
-            )
-        )
+        rows = _audited_rows([pk for pk, _ in sealed])
+        expected = expected_state(block)
         for pk, leaf in sealed:
             row = rows.get(pk)
             if row is None:
                 yield f"block {block.ledger_height}: attribution {pk} is gone", leaf
                 continue
-            content = (
-                clients[row.source_id],
-                row.external_id,
-                row.effective_time,
-                row.value,
-                row.evidence,
-            )
-            if attribution_leaf(*content) != leaf:
+            if attribution_leaf(*row[:5]) != leaf:
                 yield (
                     f"attribution {pk}: its content no longer hashes to its leaf {leaf.hex()}",
                     leaf,
                 )
-            elif block.rows_marked and (row.hash != leaf.hex() or row.ledger_block_id != block.pk):
+            elif block.rows_marked and (row.hash != leaf.hex() or row.block != block.pk):
                 yield (
                     f"attribution {pk}: its hash or block is not block {block.ledger_height}'s",
                     leaf,
                 )
-            elif problem := state_problem(row, block, f"attribution {pk}"):
+            elif (row.state, row.height if expected[1] else None) != expected and (
+                problem := state_problem(row, block, f"attribution {pk}", expected)
+            ):
                 yield problem, leaf
-            elif row.state == State.PROCESSED and row.block_id != block.chain_block_hash:
+            elif row.state == State.PROCESSED and row.chain_block != block.chain_block_hash:
                 yield f"attribution {pk}: its chain block is not its block's", leaf
             else:
                 yield None, leaf
