@@ -76,6 +76,26 @@ def attribution_leaf(
     return keccak(ATTRIBUTION_DOMAIN_V2 + body + bytes(evidence))
 
 
+def attribution_leaves(rows) -> list[bytes]:
+    """``attribution_leaf`` of many (client id bytes, external id, epoch seconds, value,
+    evidence or None) rows at once: what sealing and the audit hash, with the hasher
+    bound once (the same bytes as one call per row)."""
+    hasher, v1, v2 = sha3.keccak_256, ATTRIBUTION_DOMAIN, ATTRIBUTION_DOMAIN_V2
+    leaves = []
+    for client_id, external_id, epoch, value, evidence in rows:
+        body = (
+            client_id
+            + hasher(external_id.encode()).digest()
+            + epoch.to_bytes(32, "big")
+            + value.to_bytes(32, "big", signed=True)
+        )
+        if evidence is None:
+            leaves.append(hasher(v1 + body).digest())
+        else:
+            leaves.append(hasher(v2 + body + evidence).digest())
+    return leaves
+
+
 def evidence_hash(digests: list[bytes]) -> bytes:
     """What an attribution's ``evidence`` is: keccak-256 over its bounding reports'
     digests, in time order."""
@@ -102,10 +122,14 @@ def merkle_levels(leaves: list[bytes]) -> list[list[bytes]]:
     """Every level of the tree, the leaves first and the root alone last."""
     if not leaves:
         raise ValueError("a Merkle tree needs at least one leaf")
+    hasher = sha3.keccak_256  # bound once: a tree of 10,000 leaves hashes 10,000 times
     levels = [leaves]
     while len(levels[-1]) > 1:
         level = levels[-1]
-        up = [_parent(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        up = [
+            hasher(a + b if a < b else b + a).digest()
+            for a, b in zip(level[0::2], level[1::2], strict=False)
+        ]
         if len(level) % 2:
             up.append(level[-1])
         levels.append(up)

@@ -15,7 +15,7 @@ from django.db import connection
 from django.db.models import BigIntegerField, Q
 from django.db.models.functions import Cast, Extract
 
-from chain.hashing import attribution_leaf
+from chain.hashing import attribution_leaves
 from chain.leaves import Batch, expected_state, state_problem
 from chain.models import LedgerBlock
 from energy.models import Attribution, Source, State
@@ -112,7 +112,10 @@ def batch_of(rows: list[tuple]) -> Batch:
     }
     return Batch(
         ids=[row[0] for row in rows],
-        leaves=[attribution_leaf(clients[s], e, t, v, ev) for _, s, e, t, v, ev in rows],
+        leaves=attribution_leaves(
+            (clients[s], e, t, v, bytes(ev) if ev is not None else None)
+            for _, s, e, t, v, ev in rows
+        ),
         last_time=dt.datetime.fromtimestamp(rows[-1][3], dt.UTC),
     )
 
@@ -139,12 +142,17 @@ class AttributionLeaves:
         sealed = block.leaf_list()
         rows = _audited_rows([pk for pk, _ in sealed])
         expected = expected_state(block)
+        present = [(pk, leaf, rows[pk]) for pk, leaf in sealed if pk in rows]
+        hashed = dict(
+            zip((pk for pk, *_ in present), attribution_leaves(r[:5] for *_, r in present),
+                strict=True)
+        )  # fmt: skip
         for pk, leaf in sealed:
             row = rows.get(pk)
             if row is None:
                 yield f"block {block.ledger_height}: attribution {pk} is gone", leaf
                 continue
-            if attribution_leaf(*row[:5]) != leaf:
+            if hashed[pk] != leaf:
                 yield (
                     f"attribution {pk}: its content no longer hashes to its leaf {leaf.hex()}",
                     leaf,

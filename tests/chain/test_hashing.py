@@ -12,6 +12,7 @@ from chain import client
 from chain.hashing import (
     ATTRIBUTION_DOMAIN,
     attribution_leaf,
+    attribution_leaves,
     block_hash,
     merkle_levels,
     merkle_proof,
@@ -94,3 +95,14 @@ def test_openzeppelin_merkle_proof_accepts_our_proofs(chain, leaves):
         proof = merkle_proof(levels, index)
         assert anchor.functions.verify(proof, root, leaves[index]).call()
         assert not anchor.functions.verify(proof, root, keccak(b"other")).call()
+
+
+def test_leaves_hashed_in_a_batch_are_the_leaves_of_each_row():
+    rows = [
+        (bytes.fromhex(CLIENT[2:]), "a", 1_552_608_000, 5, None),
+        (bytes.fromhex(CLIENT[2:]), "b", 1_552_611_600, -29_167, None),
+        (bytes.fromhex(CLIENT[2:]), "c", 1_552_615_200, 10**12, b"\x07" * 32),
+    ]
+
+    assert attribution_leaves(rows) == [attribution_leaf(*row) for row in rows]
+    assert len(set(attribution_leaves(rows))) == 3

@@ -231,6 +231,8 @@ class TestAppendOnly:
             {"value": 6},
             {"effective_time": T0 + dt.timedelta(days=9)},
             {"external_id": "rewritten"},
+            {"carbon_offset": 1},
+            {"evidence": b"\x01" * 32},
         ],
     )
     def test_rewriting_an_attribution_is_refused(self, source, change):
@@ -305,3 +307,4 @@ class TestAppendOnly:
 
         refused(lambda: type(reading).objects.filter(pk=reading.pk).update(energy=6))
         refused(lambda: type(report).objects.filter(pk=report.pk).update(signed="{}"))
+        refused(lambda: type(report).objects.filter(pk=report.pk).update(digest=b"\x02" * 32))
