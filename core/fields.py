@@ -32,3 +32,11 @@ class TonnesCo2Field(MwhField):
 class TimestampField(serializers.Field):
     def to_representation(self, value) -> str:
         return timestamp(value)
+
+
+@extend_schema_field({"type": "number", "description": "decimal degrees"})
+class DegreesField(serializers.Field):
+    """A coordinate in decimal degrees, written digit for digit as a JSON number."""
+
+    def to_representation(self, value) -> RawNumber:
+        return RawNumber(format(value.normalize(), "f"))

@@ -130,6 +130,10 @@ class SourceAdmin(admin.ModelAdmin):
         "owner_address",
         "capacity_wh",
         "commissioned",
+        "technology",
+        "country",
+        "latitude",
+        "longitude",
         "location",
         "emission_factor",
         "last_sample_time",
@@ -217,6 +221,10 @@ def _new_source_clean(form) -> dict:
             miner_address=data.get("miner_address") or None,
             emission_factor=data.get("emission_factor"),
             commissioned=data.get("commissioned"),
+            technology=data.get("technology") or "other",
+            country=data.get("country") or "",
+            latitude=data.get("latitude"),
+            longitude=data.get("longitude"),
         )
     except ValidationError as error:
         form.add_error(None, error)

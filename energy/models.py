@@ -15,6 +15,15 @@ from django.db.models.functions import Trunc
 from django.utils.functional import cached_property
 
 HEX32 = r"^0x[0-9a-f]{64}$"
+
+
+def is_country(code: str) -> bool:
+    """Whether ``code`` is an assigned ISO 3166-1 alpha-2 code (upper case)."""
+    import pycountry
+
+    return len(code) == 2 and code.isupper() and pycountry.countries.get(alpha_2=code) is not None
+
+
 ADDRESS = r"^0x[0-9a-f]{40}$"
 SHA256_HEX = r"^[0-9a-f]{64}$"
 
@@ -90,6 +99,20 @@ class SourceType(models.TextChoices):
 GENERATING = frozenset(SourceType.values) - {SourceType.SITE, SourceType.CONSUMER}
 
 
+class Technology(models.TextChoices):
+    """What a certificate names as the source of its energy (the registries' fuel and
+    technology codes, condensed)."""
+
+    SOLAR_PV = "solar_pv", "Solar PV"
+    WIND_ONSHORE = "wind_onshore"
+    WIND_OFFSHORE = "wind_offshore"
+    HYDRO = "hydro"
+    BIOMASS = "biomass"
+    GEOTHERMAL = "geothermal"
+    STORAGE = "storage"
+    OTHER = "other"
+
+
 class SourceState(models.TextChoices):
     ACTIVE = "active"
     INACTIVE = "inactive"
@@ -118,6 +141,14 @@ class Source(models.Model):
     capacity_wh = models.BigIntegerField(null=True, blank=True)
     # When the plant began to produce: no sample dated before it is accepted.
     commissioned = models.DateField(null=True, blank=True)
+    # What a certificate of its energy carries; "other" and blank until known.
+    technology = models.CharField(
+        max_length=16, choices=Technology.choices, default=Technology.OTHER
+    )
+    # ISO 3166-1 alpha-2, upper case; blank: unknown.
+    country = models.CharField(max_length=2, blank=True, default="")
+    latitude = models.DecimalField(max_digits=8, decimal_places=6, null=True, blank=True)
+    longitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
     location = models.CharField(max_length=200, blank=True)
     # tCO2 per MWh, which is numerically mg CO2 per mWh.
     emission_factor = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
@@ -206,6 +237,19 @@ class Source(models.Model):
                 condition=~Q(parent=F("id")), name="%(app_label)s_%(class)s_not_own_parent"
             ),
             models.CheckConstraint(
+                condition=Q(technology__in=Technology.values),
+                name="%(app_label)s_%(class)s_technology_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(country="") | Q(country__regex=r"^[A-Z]{2}$"),
+                name="%(app_label)s_%(class)s_country_alpha2",
+            ),
+            models.CheckConstraint(
+                condition=Q(latitude__isnull=True, longitude__isnull=True)
+                | Q(latitude__gte=-90, latitude__lte=90, longitude__gte=-180, longitude__lte=180),
+                name="%(app_label)s_%(class)s_coordinates_on_earth",
+            ),
+            models.CheckConstraint(
                 condition=Q(attribution_count__gte=0, daily_count__gte=0)
                 & Q(rec_number__gte=0, without_rec_number__gte=0, new_number__gte=0)
                 & Q(rec_sum__gte=0)
@@ -236,6 +280,11 @@ class Source(models.Model):
             raise ValidationError(
                 {"capacity_wh": "a generation source needs a capacity: its hours are bounded by it"}
             )
+        self.country = (self.country or "").strip().upper()
+        if self.country and not is_country(self.country):
+            raise ValidationError({"country": f"{self.country!r} is no ISO 3166-1 alpha-2 code"})
+        if (self.latitude is None) != (self.longitude is None):
+            raise ValidationError({"longitude": "give both latitude and longitude, or neither"})
         if self.commissioned and self.commissioned > dt.datetime.now(dt.UTC).date():
             raise ValidationError({"commissioned": "the commissioning date is in the future"})
         if self.parent_id is not None:

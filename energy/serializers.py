@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from core.fields import MwhField, TimestampField, TonnesCo2Field
+from core.fields import DegreesField, MwhField, TimestampField, TonnesCo2Field
 from core.serializers import LeafProofSerializer, NestedRecSerializer, WireSerializer
 
 
@@ -16,9 +16,23 @@ class ParentSourceSerializer(WireSerializer):
 
 
 class SourceSerializer(ParentSourceSerializer):
-    optional = frozenset({"parent"})
+    optional = frozenset({"parent", "capacity", "country", "commissioned", "latitude", "longitude"})
 
     parent = ParentSourceSerializer(required=False)
+    # Beyond the spec (optional keys): what a certificate of the source's energy names.
+    technology = serializers.CharField()
+    country = serializers.CharField(allow_blank=True, required=False)
+    commissioned = serializers.DateField(required=False)
+    capacity = serializers.IntegerField(source="capacity_wh", required=False, help_text="W")
+    latitude = DegreesField(required=False)
+    longitude = DegreesField(required=False)
+
+    def to_representation(self, instance) -> dict:
+        data = super().to_representation(instance)
+        if not data.get("country"):  # unknown: absent, like the other optional keys
+            data.pop("country", None)
+        return data
+
     rec_number = serializers.IntegerField()
     rec_sum = MwhField()
     new_number = serializers.IntegerField()

@@ -3,7 +3,7 @@
 import datetime as dt
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -13,7 +13,16 @@ from django.utils import timezone
 
 from core.units import carbon_offset_mg
 from energy.auth import token_digest
-from energy.models import GENERATING, ApiToken, Attribution, Customer, Quality, Source
+from energy.models import (
+    GENERATING,
+    ApiToken,
+    Attribution,
+    Customer,
+    Quality,
+    Source,
+    Technology,
+    is_country,
+)
 from energy.transitions import attributions_appended
 
 ADDRESS_FORMAT = re.compile(r"0x[0-9a-fA-F]{40}")
@@ -32,6 +41,16 @@ def token_revoke(*, token: ApiToken) -> None:
     ApiToken.objects.filter(pk=token.pk, revoked__isnull=True).update(revoked=timezone.now())
 
 
+# What other apps keep per customer (recs: its account) is made with the customer, in
+# its transaction, by the functions they register here: energy knows none of them.
+_CUSTOMER_CREATED: list[Callable[[Customer], object]] = []
+
+
+def on_customer_created(hook: Callable[[Customer], object]) -> None:
+    if hook not in _CUSTOMER_CREATED:
+        _CUSTOMER_CREATED.append(hook)
+
+
 def customer_create(*, name: str) -> tuple[Customer, str]:
     name = name.strip()
     if not name:
@@ -41,6 +60,8 @@ def customer_create(*, name: str) -> tuple[Customer, str]:
             raise ValidationError(f"customer {name!r} already exists")
         customer = Customer.objects.create(name=name)
         _, plain = token_create(customer=customer, label="created with the customer")
+        for hook in _CUSTOMER_CREATED:
+            hook(customer)
     return customer, plain
 
 
@@ -63,6 +84,10 @@ def source_clean(
     miner_address: str | None = None,
     emission_factor: Decimal | str | None = None,
     commissioned: dt.date | str | None = None,
+    technology: str = Technology.OTHER,
+    country: str = "",
+    latitude: Decimal | str | None = None,
+    longitude: Decimal | str | None = None,
 ) -> dict:
     """Checked, normalised fields of a new source; raises ValidationError."""
     external_id = external_id.strip()
@@ -97,6 +122,11 @@ def source_clean(
             ) from None
     if commissioned is not None and commissioned > timezone.now().date():
         raise ValidationError("commissioning date must not be in the future")
+    _choice("technology", technology, Technology.values)
+    country = (country or "").strip().upper()
+    if country and not is_country(country):
+        raise ValidationError(f"country must be an ISO 3166-1 alpha-2 code, not {country!r}")
+    latitude, longitude = _coordinates(latitude, longitude)
     if Source.objects.filter(customer=customer, external_id=external_id).exists():
         raise ValidationError(f"source {external_id!r} already exists for {customer.name}")
     return {
@@ -111,7 +141,28 @@ def source_clean(
         "miner_address": miner_address,
         "emission_factor": emission_factor,
         "commissioned": commissioned,
+        "technology": technology,
+        "country": country,
+        "latitude": latitude,
+        "longitude": longitude,
     }
+
+
+def _coordinates(latitude, longitude) -> tuple[Decimal | None, Decimal | None]:
+    if latitude is None and longitude is None:
+        return None, None
+    if latitude is None or longitude is None:
+        raise ValidationError("give both latitude and longitude, or neither")
+    found = []
+    for name, value, bound in (("latitude", latitude, 90), ("longitude", longitude, 180)):
+        try:
+            number = Decimal(str(value))
+        except InvalidOperation:
+            raise ValidationError(f"{name} {value!r} is not a number") from None
+        if not number.is_finite() or not -bound <= number <= bound:
+            raise ValidationError(f"{name} must be between -{bound} and {bound}")
+        found.append(number.quantize(Decimal("0.000001")))
+    return found[0], found[1]
 
 
 def _emission_factor(value: Decimal | str) -> Decimal:

@@ -24,10 +24,13 @@ class RecsConfig(AppConfig):
         from chain import leaves
         from core.ledger_guard import sqlite_guards
         from energy import certificates
+        from energy.services import on_customer_created
+        from recs.accounts import account_open
         from recs.ledger import RecLeaves
         from recs.selectors import RecHolder
 
         leaves.register(RecLeaves())
+        on_customer_created(lambda customer: account_open(customer=customer))
         certificates.register(RecHolder())
         lift, guard = sqlite_guards(APPEND_ONLY, FORWARD_ONLY)
         pre_migrate.connect(lift, sender=self, weak=False)

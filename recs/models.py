@@ -241,3 +241,28 @@ class Numbering(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rec_count} RECs of {self.customer_id}"
+
+
+ACCOUNT_CODE = r"^CGA(-[2-9A-HJKMNP-TV-Z]{4}){3}$"
+
+
+class Account(models.Model):
+    """A customer's account: what holds its RECs. One per customer; its public code is
+    what a buyer tells a seller, like a bank account number (unguessable, shareable).
+    """
+
+    customer = models.OneToOneField(
+        "energy.Customer", on_delete=models.PROTECT, related_name="account"
+    )
+    code = models.CharField(max_length=18, unique=True, editable=False)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(code__regex=ACCOUNT_CODE), name="%(app_label)s_%(class)s_code_format"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} ({self.customer})"

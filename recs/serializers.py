@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from core.fields import TimestampField
 from core.serializers import LeafProofSerializer, RecSerializer
 
 
@@ -25,3 +26,13 @@ class RecProofSerializer(LeafProofSerializer):
     leaf_fields = serializers.DictField(
         help_text="client_id, and members: attribution_id, device_id, leaf, taken (mWh)"
     )
+
+
+class AccountSerializer(serializers.Serializer):
+    """Schema of /account (cg-rec-lifecycle-api.md, Accounts)."""
+
+    account = serializers.CharField(help_text="the public code a seller sends RECs to")
+    name = serializers.CharField()
+    created = TimestampField()
+    held = serializers.IntegerField(help_text="RECs held active")
+    retired = serializers.IntegerField(help_text="RECs retired")

@@ -9,8 +9,10 @@ from core.schema import PAGE_PARAMETERS, errors
 from core.serializers import with_total
 from energy.serializers import RecTransactionSerializer
 from recs import selectors
+from recs.accounts import account_summary
 from recs.models import Rec
 from recs.serializers import (
+    AccountSerializer,
     RecDetailSerializer,
     RecListItemSerializer,
     RecProofSerializer,
@@ -49,6 +51,15 @@ class RecDetailView(APIView):
         body = {"code": 0, **RecSerializer(rec).data}
         body["transactions"] = RecTransactionSerializer(transactions, many=True).data
         return Response(body)
+
+
+class AccountView(APIView):
+    @extend_schema(
+        operation_id="account",
+        responses={200: AccountSerializer, **errors()},
+    )
+    def get(self, request):
+        return Response(AccountSerializer(account_summary(customer=request.user)).data)
 
 
 class RecProofView(APIView):

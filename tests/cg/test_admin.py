@@ -114,6 +114,8 @@ def test_adding_a_source_issues_a_client_id_and_checks_the_rules(admin_client, c
         "state": "active",
         "miner_address": "0x1134e1FEcA30FE9EAF77222b30C6CC571b33CD52",
         "capacity_wh": "5000",
+        "technology": "solar_pv",
+        "country": "us",
         "location": "",
         "children-TOTAL_FORMS": "0",
         "children-INITIAL_FORMS": "0",
@@ -121,12 +123,15 @@ def test_adding_a_source_issues_a_client_id_and_checks_the_rules(admin_client, c
 
     bad = admin_client.post(url, form | {"miner_address": "0x12"})
     unbounded = admin_client.post(url, form | {"capacity_wh": ""})
+    nowhere = admin_client.post(url, form | {"country": "XX"})
     good = admin_client.post(url, form)
 
     assert bad.status_code == 200 and "40 hex digits" in bad.content.decode()
     assert "a generation source needs a capacity" in unbounded.content.decode()
+    assert "ISO 3166-1 alpha-2" in nowhere.content.decode()
     assert good.status_code == 302
     created = Source.objects.get(external_id="meter-9")
+    assert (created.technology, created.country) == ("solar_pv", "US")
     assert re.fullmatch(r"0x[0-9a-f]{64}", created.client_id)
     assert created.miner_address == "0x1134e1feca30fe9eaf77222b30c6cc571b33cd52"
     assert Customer.objects.count() == 1
@@ -142,6 +147,8 @@ def _edit(admin_client, source: Source, **changes):
         "parent": source.parent_id or "",
         "owner_address": source.owner_address or "",
         "capacity_wh": source.capacity_wh or "",
+        "technology": source.technology,
+        "country": source.country,
         "location": source.location,
         "emission_factor": source.emission_factor or "",
         "children-TOTAL_FORMS": "0",
@@ -160,9 +167,13 @@ def test_a_parent_of_another_customer_or_a_cycle_is_refused(admin_client, custom
     elsewhere = _edit(admin_client, meter, parent=foreign.pk)
     cycle = _edit(admin_client, site, parent=meter.pk)
     fine = _edit(admin_client, meter, name="Meter, renamed")
+    nowhere = _edit(admin_client, meter, country="XX")
+    half = _edit(admin_client, meter, latitude="45.1")
 
     assert "the parent must belong to the same customer" in elsewhere.content.decode()
     assert "cannot be its own ancestor" in cycle.content.decode()
+    assert "is no ISO 3166-1 alpha-2 code" in nowhere.content.decode()
+    assert "give both latitude and longitude" in half.content.decode()
     assert fine.status_code == 302
     assert Source.objects.get(pk=meter.pk).parent_id == site.pk
     assert Source.objects.get(pk=site.pk).parent_id is None

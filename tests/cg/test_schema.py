@@ -12,6 +12,7 @@ def test_the_openapi_schema_describes_every_endpoint():
     assert schema["openapi"].startswith("3.")
     assert set(schema["paths"]) == {
         "/api/v1/energy/sources",
+        "/api/v1/energy/account",
         "/api/v1/energy/attributions/{device_id}",
         "/api/v1/energy/attributions/{device_id}/daily",
         "/api/v1/energy/attributions/{device_id}/{attribution_id}/proof",

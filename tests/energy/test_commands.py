@@ -72,6 +72,14 @@ def test_create_source_prints_one_json_object_on_the_last_line():
             "0x1134e1FEcA30FE9EAF77222b30C6CC571b33CD52",
             "--emission-factor",
             "0.907812",
+            "--technology",
+            "solar_pv",
+            "--country",
+            "us",
+            "--latitude",
+            "34.05",
+            "--longitude",
+            "-118.25",
         )[-1]
     )
 
@@ -81,6 +89,8 @@ def test_create_source_prints_one_json_object_on_the_last_line():
     assert stored.parent_id == site["id"]
     assert stored.miner_address == "0x1134e1feca30fe9eaf77222b30c6cc571b33cd52"
     assert (stored.capacity_wh, str(stored.emission_factor)) == (5000, "0.907812")
+    assert (stored.technology, stored.country) == ("solar_pv", "US")
+    assert (str(stored.latitude), str(stored.longitude)) == ("34.050000", "-118.250000")
 
 
 @pytest.mark.parametrize(
@@ -130,6 +140,29 @@ def test_create_source_prints_one_json_object_on_the_last_line():
                 "2999-01-01",
             ],
             "must not be in the future",
+        ),
+        (
+            ["--customer", "Acme", "--external-id", "x", "--name", "n", "--country", "XX"],
+            "ISO 3166-1 alpha-2",
+        ),
+        (
+            ["--customer", "Acme", "--external-id", "x", "--name", "n", "--latitude", "45"],
+            "both latitude and longitude",
+        ),
+        (
+            [
+                "--customer",
+                "Acme",
+                "--external-id",
+                "x",
+                "--name",
+                "n",
+                "--latitude",
+                "91",
+                "--longitude",
+                "0",
+            ],
+            "latitude must be between -90 and 90",
         ),
     ],
 )

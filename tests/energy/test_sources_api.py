@@ -28,6 +28,8 @@ def test_a_source_with_a_parent_as_in_the_spec(api, customer):
         "node_type": "meter",
         "state": "active",
         "type": "solar",
+        "technology": "other",
+        "capacity": 10_000_000,
         "parent": {
             "id": site.pk,
             "created": body[0]["created"],
@@ -90,3 +92,21 @@ def test_the_list_costs_a_bounded_number_of_queries(api, customer, django_assert
 
     with django_assert_max_num_queries(3):  # token, count, one page with parents
         assert len(api.get(URL, {"per_page": 100}).json()) == 31
+
+
+def test_a_source_carries_what_its_certificates_will_name(api, customer):
+    import datetime as dt
+
+    SourceFactory(
+        customer=customer, technology="wind_offshore", country="DK",
+        commissioned=dt.date(2019, 6, 1), latitude="55.695000", longitude="7.672000",
+    )  # fmt: skip
+
+    [row] = api.get(URL).json()
+
+    assert (row["technology"], row["country"], row["commissioned"]) == (
+        "wind_offshore",
+        "DK",
+        "2019-06-01",
+    )
+    assert (row["latitude"], row["longitude"], row["capacity"]) == (55.695, 7.672, 10_000_000)

@@ -3,7 +3,7 @@ import json
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from energy.models import Customer, Source
+from energy.models import Customer, Source, Technology
 from energy.selectors import source_find
 from energy.services import source_create
 
@@ -33,6 +33,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--commissioned", help="YYYY-MM-DD: no sample dated before it is accepted"
         )
+        parser.add_argument("--technology", default=Technology.OTHER, choices=Technology.values)
+        parser.add_argument("--country", default="", help="ISO 3166-1 alpha-2, e.g. US")
+        parser.add_argument("--latitude")
+        parser.add_argument("--longitude")
 
     def handle(self, *args, **options) -> None:
         try:
@@ -56,6 +60,10 @@ class Command(BaseCommand):
                 miner_address=options["miner_address"],
                 emission_factor=options["emission_factor"],
                 commissioned=options["commissioned"],
+                technology=options["technology"],
+                country=options["country"],
+                latitude=options["latitude"],
+                longitude=options["longitude"],
             )
         except ValidationError as error:
             raise CommandError("; ".join(error.messages)) from None
