@@ -34,6 +34,8 @@ class RecSerializer(WireSerializer):
     state = serializers.CharField()
     state_changed = TimestampField(required=False)
     value = MwhField()
+    # Beyond the CG spec (the lifecycle contract): "<source id>-<n>".
+    serial = serializers.CharField(source="serial_number")
 
 
 class NestedRecSerializer(RecSerializer):

@@ -2,7 +2,7 @@ from django.apps import AppConfig
 
 # What each issuance table asserts, frozen once written (as energy.apps.APPEND_ONLY).
 APPEND_ONLY = {
-    "recs_rec": ["customer_id", "source_id", "seq", "value", "created"],
+    "recs_rec": ["customer_id", "source_id", "seq", "serial", "value", "created"],
     "recs_span": ["rec_id", "source_id", "seq_first", "seq_last", "remainder", "created"],
     "recs_remainder": [
         "rec_id", "source_id", "split_from_id", "effective_time", "value", "remainder",

@@ -16,6 +16,9 @@ class Rec(models.Model):
     # 1-based position among the customer's RECs in issuance order: a page of
     # /recs is a range of it.
     seq = models.BigIntegerField(editable=False)
+    # 1-based position among its source's RECs in issuance order: its serial number
+    # is "<source id>-<serial>", and a bundle is a run of serials of one source.
+    serial = models.BigIntegerField(editable=False)
     value = models.BigIntegerField(default=REC_VALUE, editable=False, help_text="mWh")
     state = models.CharField(max_length=10, choices=State.choices, default=State.NEW)
     state_changed = models.DateTimeField(null=True, blank=True)
@@ -50,6 +53,13 @@ class Rec(models.Model):
             models.UniqueConstraint(
                 fields=["customer", "seq"], name="%(app_label)s_%(class)s_seq_unique_per_customer"
             ),
+            # Serves a bundle's RECs (a range of serials) and a serial's REC.
+            models.UniqueConstraint(
+                fields=["source", "serial"], name="%(app_label)s_%(class)s_serial_unique_per_source"
+            ),
+            models.CheckConstraint(
+                condition=Q(serial__gte=1), name="%(app_label)s_%(class)s_serial_positive"
+            ),
             models.CheckConstraint(
                 condition=Q(value=REC_VALUE), name="%(app_label)s_%(class)s_value_is_one_mwh"
             ),
@@ -73,6 +83,10 @@ class Rec(models.Model):
 
     def __str__(self) -> str:
         return f"REC {self.id}"
+
+    @property
+    def serial_number(self) -> str:
+        return f"{self.source_id}-{self.serial}"
 
 
 class Span(models.Model):
@@ -207,6 +221,8 @@ class Issuance(models.Model):
     carry_from = models.ForeignKey(
         "energy.Attribution", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # The source's RECs so far: the last serial given.
+    rec_count = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [

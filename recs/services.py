@@ -189,19 +189,26 @@ _RECS = [
     CREATE TEMP TABLE issue_rec ON COMMIT DROP AS
     SELECT nextval(pg_get_serial_sequence('recs_rec', 'id')) AS id, r.*
     FROM (
-        SELECT d.customer_id, d.source_id, k, c.rec_count + d.before + k + 1 AS seq
+        SELECT d.customer_id, d.source_id, k, c.rec_count + d.before + k + 1 AS seq,
+               i.rec_count + k + 1 AS serial
         FROM (SELECT *, (sum(n) OVER (PARTITION BY customer_id ORDER BY source_id) - n)::bigint
                         AS before
               FROM issue_due) AS d
         JOIN recs_numbering c ON c.customer_id = d.customer_id
+        JOIN recs_issuance i ON i.source_id = d.source_id
         CROSS JOIN LATERAL generate_series(0, d.n - 1) AS k
         ORDER BY d.customer_id, seq
     ) AS r
     """,
     f"""
-    INSERT INTO recs_rec (id, customer_id, source_id, seq, value, state, created, modified)
-    SELECT id, customer_id, source_id, seq, {REC_VALUE}, 'New', %(now)s, %(now)s
+    INSERT INTO recs_rec (id, customer_id, source_id, seq, serial, value, state, created,
+                          modified)
+    SELECT id, customer_id, source_id, seq, serial, {REC_VALUE}, 'New', %(now)s, %(now)s
     FROM issue_rec ORDER BY id
+    """,
+    """
+    UPDATE recs_issuance i SET rec_count = i.rec_count + d.n
+    FROM issue_due d WHERE i.source_id = d.source_id
     """,
     """
     UPDATE recs_numbering c SET rec_count = c.rec_count + t.n
@@ -325,7 +332,12 @@ def _cut_in_python(ids: list[int]) -> tuple[int, dict[int, set]]:
         first = rec_count[source.customer_id] + 1
         rec_count[source.customer_id] += len(plan.recs)
         recs = Rec.objects.bulk_create(
-            Rec(customer_id=source.customer_id, source=source, seq=first + i)
+            Rec(
+                customer_id=source.customer_id,
+                source=source,
+                seq=first + i,
+                serial=state.rec_count + i + 1,
+            )
             for i in range(len(plan.recs))
         )
         issued += len(recs)
@@ -360,7 +372,11 @@ def _cut_in_python(ids: list[int]) -> tuple[int, dict[int, set]]:
                         external_id=f"{source.pk}-r{rec.seq}",
                     )
                 )
-        Issuance.objects.filter(pk=state.pk).update(carry=plan.carry, carry_from_id=plan.carry_from)
+        Issuance.objects.filter(pk=state.pk).update(
+            carry=plan.carry,
+            carry_from_id=plan.carry_from,
+            rec_count=state.rec_count + len(plan.recs),
+        )
     for customer_id, count in rec_count.items():
         Numbering.objects.filter(pk=customer_id).update(rec_count=count)
     Remainder.objects.bulk_create(openers)

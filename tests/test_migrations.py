@@ -100,6 +100,10 @@ def test_a_populated_ledger_migrates_forward_with_every_rec_as_it_was():
     )
     moved = new.get_model("chain", "LedgerBlock").objects.get(pk=block.pk)
     assert (moved.kind, moved.last_leaf_id) == ("attributions", 2)
+    # Later migrations: the REC got its serial, the customer its account.
+    assert new.get_model("recs", "Rec").objects.get(pk=rec.pk).serial == 1
+    assert issuance.rec_count == 1
+    assert new.get_model("recs", "Account").objects.filter(customer_id=customer.pk).exists()
 
 
 TODAY = [

@@ -78,6 +78,7 @@ def test_a_processed_transaction_in_a_rec_carries_the_spec_fields(api, source):
         "state": "Processed",
         "state_changed": newest["rec"]["state_changed"],
         "value": 1.0,
+        "serial": f"{rec.source_id}-1",
     }
     assert "remainder" not in body[1]  # no remainder left on the first one
 

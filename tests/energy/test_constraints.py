@@ -72,7 +72,12 @@ def bare_rec(source) -> Rec:
     numbering, _ = Numbering.objects.get_or_create(customer=source.customer)
     numbering.rec_count += 1
     numbering.save()
-    return Rec.objects.create(customer=source.customer, source=source, seq=numbering.rec_count)
+    return Rec.objects.create(
+        customer=source.customer,
+        source=source,
+        seq=numbering.rec_count,
+        serial=Rec.objects.filter(source=source).count() + 1,
+    )
 
 
 def forge_processed(row: Attribution) -> None:
@@ -160,20 +165,24 @@ def test_a_remainder_opens_a_rec_with_processed_energy_of_its_source(source):
 
 def test_a_rec_is_exactly_one_mwh(source):
     refused(
-        lambda: Rec.objects.create(customer=source.customer, source=source, seq=1, value=MWH - 1)
+        lambda: Rec.objects.create(
+            customer=source.customer, source=source, seq=1, serial=1, value=MWH - 1
+        )
     )
-    refused(lambda: Rec.objects.create(customer=source.customer, source=source, seq=0))
+    refused(lambda: Rec.objects.create(customer=source.customer, source=source, seq=0, serial=1))
+    refused(lambda: Rec.objects.create(customer=source.customer, source=source, seq=1, serial=0))
     refused(
         lambda: Rec.objects.create(
-            customer=source.customer, source=source, seq=1, state="Processed"
+            customer=source.customer, source=source, seq=1, serial=1, state="Processed"
         )
     )
 
 
-def test_recs_are_unique_per_customer_position(source):
-    Rec.objects.create(customer=source.customer, source=source, seq=1)
+def test_recs_are_unique_per_customer_position_and_source_serial(source):
+    Rec.objects.create(customer=source.customer, source=source, seq=1, serial=1)
 
-    refused(lambda: Rec.objects.create(customer=source.customer, source=source, seq=1))
+    refused(lambda: Rec.objects.create(customer=source.customer, source=source, seq=1, serial=2))
+    refused(lambda: Rec.objects.create(customer=source.customer, source=source, seq=2, serial=1))
 
 
 @pytest.mark.parametrize(

@@ -417,3 +417,22 @@ def test_issuers_running_while_hours_are_confirmed_out_of_order_skip_nothing(anv
     assert len([row for row in rows if row.rec is None]) == 1
     assert_in_step(source)
     anchored_and_verified()
+
+
+def test_serials_number_each_sources_recs_contiguously_in_issuance_order(customer):
+    sun, wind = SourceFactory(customer=customer), SourceFactory(customer=customer)
+    first_sun, first_wind = append(sun, [2 * MWH + 5]), append(wind, [MWH])
+    mark_processed(first_sun + first_wind)
+    recs_issue_all()
+    later = append(sun, [MWH], start=first_sun[-1].effective_time + dt.timedelta(hours=1))
+    mark_processed(later)
+    recs_issue_all()
+
+    by_source = {
+        s.pk: list(Rec.objects.filter(source=s).order_by("id").values_list("serial", flat=True))
+        for s in (sun, wind)
+    }
+
+    assert by_source == {sun.pk: [1, 2, 3], wind.pk: [1]}
+    assert Issuance.objects.get(source=sun).rec_count == 3
+    assert Rec.objects.get(source=sun, serial=3).serial_number == f"{sun.pk}-3"

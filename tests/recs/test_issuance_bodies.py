@@ -28,7 +28,7 @@ def ledger() -> dict:
     rows are drawn from sequences, which a rollback does not rewind)."""
     recs = {r.pk: (r.source_id, r.seq) for r in Rec.objects.all()}
     return {
-        "recs": sorted((*recs[pk], r.customer_id, r.value, r.state) for pk, r in
+        "recs": sorted((*recs[pk], r.serial, r.customer_id, r.value, r.state) for pk, r in
                        Rec.objects.in_bulk().items()),
         "spans": sorted((recs[s.rec_id], s.source_id, s.seq_first, s.seq_last, s.remainder)
                         for s in Span.objects.all()),
@@ -37,7 +37,7 @@ def ledger() -> dict:
                              for o in Remainder.objects.all()),
         "sources": sorted(Source.objects.values_list("pk", *Source.COUNTERS, "daily_count")),
         "issuance": sorted(Issuance.objects.values_list(
-            "source_id", "seq_from", "carry", "carry_from_id")),
+            "source_id", "seq_from", "carry", "carry_from_id", "rec_count")),
         "numbering": sorted(Numbering.objects.values_list("customer_id", "rec_count")),
         "daily": sorted((d.source_id, d.seq, str(d.day), d.state,
                          recs[d.rec_id] if d.rec_id else None, d.number, d.value)

@@ -158,7 +158,7 @@ def test_the_database_refuses_a_span_over_a_held_hour(source):
     rows = append(source, [600_000_000, 500_000_000])
     quarantine(rows[1:])
     mark_processed(rows)
-    rec = Rec.objects.create(customer=source.customer, source=source, seq=1)
+    rec = Rec.objects.create(customer=source.customer, source=source, seq=1, serial=1)
 
     with pytest.raises(IntegrityError), transaction.atomic():
         Span.objects.create(rec=rec, source=source, seq_first=1, seq_last=2)

@@ -32,6 +32,7 @@ def test_recs_newest_first_with_the_spec_fields(api, two_recs):
         "modified": body[0]["modified"],
         "state": "New",
         "value": 1.0,
+        "serial": f"{second.source_id}-2",
     }
     assert set(body[1]) == {
         "total",
@@ -40,10 +41,12 @@ def test_recs_newest_first_with_the_spec_fields(api, two_recs):
         "height",
         "id",
         "modified",
+        "serial",
         "state",
         "state_changed",
         "value",
     }
+    assert body[1]["serial"] == f"{first.source_id}-1"
 
 
 def test_rec_pages_are_ranges_of_the_customers_recs(api, source):
