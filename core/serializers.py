@@ -24,7 +24,7 @@ def with_total(total: int, rows: list[dict]) -> list[dict]:
 class RecSerializer(WireSerializer):
     """The spec's REC object: the REC endpoints and a transaction's ``rec`` key render it."""
 
-    optional = frozenset({"hash", "height", "state_changed"})
+    optional = frozenset({"hash", "height", "state_changed", "status"})
 
     id = serializers.IntegerField()
     created = TimestampField()
@@ -34,8 +34,10 @@ class RecSerializer(WireSerializer):
     state = serializers.CharField()
     state_changed = TimestampField(required=False)
     value = MwhField()
-    # Beyond the CG spec (the lifecycle contract): "<source id>-<n>".
+    # Beyond the CG spec (the lifecycle contract): "<source id>-<n>", and where the REC
+    # stands in its life (active, in_transfer, retired) where the reader looked it up.
     serial = serializers.CharField(source="serial_number")
+    status = serializers.CharField(required=False)
 
 
 class NestedRecSerializer(RecSerializer):

@@ -3,9 +3,10 @@
 import secrets
 
 from django.db import IntegrityError, transaction
+from django.db.models import Sum
 
 from energy.models import Customer
-from recs.models import Account, Numbering
+from recs.models import Account, Bundle
 
 # No 0/O, 1/I/L or U: a code read out over the phone is not misheard.
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -31,15 +32,60 @@ def account_open(*, customer: Customer) -> Account:
 
 
 def account_summary(*, customer: Customer) -> dict:
-    """GET /account: the code, the holder's name, and how many RECs it holds and has
-    retired. Until transfers and retirements exist, a customer holds every REC it was
-    issued."""
+    """GET /account: the code, the holder's name, and how many RECs it holds active and
+    has retired (from its bundles)."""
     account = account_open(customer=customer)
-    numbering = Numbering.objects.filter(customer=customer).first()
+    totals = dict(
+        Bundle.objects.filter(account=account)
+        .order_by()
+        .values("status")
+        .annotate(n=Sum("quantity"))
+        .values_list("status", "n")
+    )
     return {
         "account": account.code,
         "name": customer.name,
         "created": account.created,
-        "held": numbering.rec_count if numbering else 0,
-        "retired": 0,
+        "held": totals.get(Bundle.Status.ACTIVE, 0),
+        "retired": totals.get(Bundle.Status.RETIRED, 0),
     }
+
+
+def accounts_of(customer_ids: set[int]) -> dict[int, int]:
+    """Account id by customer id, opening the missing ones."""
+    found = dict(
+        Account.objects.filter(customer_id__in=customer_ids).values_list("customer_id", "pk")
+    )
+    for customer_id in sorted(customer_ids - found.keys()):
+        found[customer_id] = account_open(customer=Customer(pk=customer_id)).pk
+    return found
+
+
+def holdings_issued(issued: list[tuple[int, int, int, int]]) -> None:
+    """Newly issued serials ``first..last`` of each (source, customer, first, last) go to
+    the customer's account, active: the end of its bundle they follow on from, or a new
+    bundle. Runs in the issuing transaction, which holds the sources' issuance locks."""
+    if not issued:
+        return
+    accounts = accounts_of({customer for _, customer, _, _ in issued})
+    follows = {
+        (b.source_id, b.account_id, b.last): b
+        for b in Bundle.objects.filter(
+            source_id__in=[source for source, *_ in issued],
+            status=Bundle.Status.ACTIVE,
+            last__in=[first - 1 for *_, first, _ in issued],
+        )
+    }
+    extended, new = [], []
+    for source, customer, first, last in issued:
+        account = accounts[customer]
+        if (bundle := follows.get((source, account, first - 1))) is not None:
+            bundle.last, bundle.quantity = last, last - bundle.first + 1
+            extended.append(bundle)
+        else:
+            new.append(
+                Bundle(account_id=account, source_id=source, first=first, last=last,
+                       quantity=last - first + 1)
+            )  # fmt: skip
+    Bundle.objects.bulk_update(extended, ["last", "quantity", "modified"])
+    Bundle.objects.bulk_create(new)

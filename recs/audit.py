@@ -7,6 +7,7 @@ overlap and cover Processed generation only, and where issuance stands (its
 carry) is what the source's last REC left.
 """
 
+from collections import defaultdict
 from collections.abc import Iterator
 
 from django.db import connection
@@ -14,7 +15,7 @@ from django.db.models import Count, F, Max, Min
 
 from core.units import REC_VALUE, mwh_text
 from energy.models import Attribution
-from recs.models import Issuance, Numbering, Rec, Remainder, Span
+from recs.models import Bundle, Issuance, Numbering, Rec, Remainder, Span
 from recs.selectors import rec_members
 
 CHUNK = 500
@@ -25,6 +26,45 @@ def issuance_problems() -> Iterator[str]:
     yield from _limited(_numbering_problems())
     yield from _limited(_rec_problems())
     yield from _limited(_span_problems())
+    yield from _limited(_holding_problems())
+
+
+def _holding_problems() -> Iterator[str]:
+    """Every REC issued is in exactly one bundle: each source's bundles, in serial order,
+    cover 1..its REC count with no gap and no overlap, and that count is its RECs'."""
+    issued = dict(Issuance.objects.values_list("source_id", "rec_count"))
+    recs = dict(
+        Rec.objects.order_by()
+        .values("source_id")
+        .annotate(n=Count("pk"))
+        .values_list("source_id", "n")
+    )
+    for source_id in sorted(issued.keys() | recs.keys()):
+        if issued.get(source_id, 0) != recs.get(source_id, 0):
+            yield (
+                f"source {source_id}: {recs.get(source_id, 0)} RECs, but its issuance counts "
+                f"{issued.get(source_id, 0)}"
+            )
+    expected: dict[int, int] = defaultdict(lambda: 1)
+    bundles = Bundle.objects.order_by("source_id", "first").values_list(
+        "pk", "source_id", "first", "last", "quantity"
+    )
+    for pk, source_id, first, last, quantity in bundles.iterator(chunk_size=5000):
+        if quantity != last - first + 1:
+            yield f"bundle {pk}: quantity {quantity}, but it runs {first}..{last}"
+        if first != expected[source_id]:
+            yield (
+                f"source {source_id}: bundle {pk} starts at serial {first}, "
+                f"not {expected[source_id]}"
+            )
+        expected[source_id] = last + 1
+    for source_id in sorted(issued.keys() | expected.keys()):
+        held = expected.get(source_id, 1) - 1
+        if held != issued.get(source_id, 0):
+            yield (
+                f"source {source_id}: its bundles hold serials up to {held}, "
+                f"but {issued.get(source_id, 0)} RECs were issued"
+            )
 
 
 def _numbering_problems() -> Iterator[str]:

@@ -282,3 +282,53 @@ class Account(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} ({self.customer})"
+
+
+class Bundle(models.Model):
+    """A run of consecutive serials of one source, held by one account in one status.
+
+    What an account holds is its bundles: issuance adds to the issuer's (a new
+    bundle, or the end of its last one when the serials follow on), and moving
+    part of a bundle splits it, so work follows the bundles touched, not the RECs.
+    Every REC issued is in exactly one bundle: bundles of a source never overlap
+    (PostgreSQL: an exclusion constraint, migration 0012) and cover its serials
+    1..``Issuance.rec_count`` (``verify_ledger`` recomputes it).
+    """
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        IN_TRANSFER = "in_transfer"
+        RETIRED = "retired"
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="bundles")
+    source = models.ForeignKey(
+        "energy.Source", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    first = models.BigIntegerField()
+    last = models.BigIntegerField()
+    quantity = models.BigIntegerField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE)
+    created = models.DateTimeField(auto_now_add=True)
+    modified = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            # Serves /holdings: an account's bundles in source and serial order.
+            models.Index(fields=["account", "source", "first"], name="recs_bundle_holdings"),
+            # Serves the status of a REC: the bundle of a source ending at or past a serial.
+            models.Index(fields=["source", "last"], name="recs_bundle_source_last"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(first__gte=1, last__gte=F("first"))
+                & Q(quantity=F("last") - F("first") + 1),
+                name="%(app_label)s_%(class)s_quantity_is_its_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["active", "in_transfer", "retired"]),
+                name="%(app_label)s_%(class)s_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_id}-{self.first}..{self.source_id}-{self.last} ({self.status})"

@@ -11,8 +11,9 @@ from django.db.models.functions import Coalesce
 from chain.selectors import leaf_proof
 from core.paging import Page, newest_first, path_id
 from energy.certificates import Held
-from energy.models import Attribution, Customer
-from recs.models import Numbering, Rec, Remainder, Span
+from energy.models import Attribution, Customer, Source
+from energy.selectors import source_find
+from recs.models import Bundle, Numbering, Rec, Remainder, Span
 
 
 def rec_list(*, customer: Customer, page: Page) -> tuple[int, list[Rec]]:
@@ -201,3 +202,86 @@ def rec_proof(*, rec: Rec) -> dict | None:
         },
         **proof,
     }
+
+
+def holding_list(
+    *, customer: Customer, page: Page, source: Source | None = None, status: str | None = None
+) -> tuple[int, list[Bundle]]:
+    """The bundles the customer's account holds, in source and serial order; each with
+    ``production_start`` / ``production_end``, the first and last hour of its energy."""
+    bundles = Bundle.objects.filter(account__customer=customer)
+    if source is not None:
+        bundles = bundles.filter(source=source)
+    if status is not None:
+        bundles = bundles.filter(status=status)
+    # An account holds bundles in the thousands, not millions: count and OFFSET serve.
+    total = bundles.count()
+    rows = list(
+        bundles.select_related("source").order_by("source_id", "first")[
+            page.offset : page.offset + page.size
+        ]
+    )
+    hours = _production_hours({(b.source_id, s) for b in rows for s in (b.first, b.last)})
+    for bundle in rows:
+        bundle.production_start = hours[(bundle.source_id, bundle.first)][0]
+        bundle.production_end = hours[(bundle.source_id, bundle.last)][1]
+    return total, rows
+
+
+def _production_hours(serials: set[tuple[int, int]]) -> dict[tuple[int, int], tuple]:
+    """By (source, serial), the first and last hour whose energy is in that REC."""
+    if not serials:
+        return {}
+    pairs = Q()
+    for source_id, serial in serials:
+        pairs |= Q(source_id=source_id, serial=serial)
+    recs = dict(Rec.objects.filter(pairs).values_list("pk", "source_id"))
+    by_rec = {pk: [] for pk in recs}
+    for rec_id, when in Remainder.objects.filter(rec_id__in=recs).values_list(
+        "rec_id", "effective_time"
+    ):
+        by_rec[rec_id].append(when)
+    ends = Span.objects.filter(rec_id__in=recs).values_list("rec_id", "seq_first", "seq_last")
+    wanted = Q()
+    owners: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for rec_id, low, high in ends:
+        for seq in (low, high):
+            wanted |= Q(source_id=recs[rec_id], seq=seq)
+            owners[(recs[rec_id], seq)].append(rec_id)
+    if owners:
+        for source_id, seq, when in Attribution.objects.filter(wanted).values_list(
+            "source_id", "seq", "effective_time"
+        ):
+            for rec_id in owners[(source_id, seq)]:
+                by_rec[rec_id].append(when)
+    serial_of = dict(Rec.objects.filter(pk__in=recs).values_list("pk", "serial"))
+    return {(recs[pk], serial_of[pk]): (min(times), max(times)) for pk, times in by_rec.items()}
+
+
+def rec_statuses(recs: list[Rec]) -> None:
+    """Give each REC its ``status``: that of the bundle holding its serial."""
+    if not recs:
+        return
+    sources = {rec.source_id for rec in recs}
+    low, high = min(r.serial for r in recs), max(r.serial for r in recs)
+    bundles = Bundle.objects.filter(source_id__in=sources, last__gte=low, first__lte=high)
+    ranges = defaultdict(list)
+    for bundle in bundles.values_list("source_id", "first", "last", "status"):
+        ranges[bundle[0]].append(bundle[1:])
+    for rec in recs:
+        rec.status = next(
+            (s for first, last, s in ranges[rec.source_id] if first <= rec.serial <= last), None
+        )
+
+
+def held_source(*, customer: Customer, device_id: str) -> Source | None:
+    """The source a holdings filter names: by internal id, any source of a bundle the
+    customer's account holds; by external id, among the customer's own sources."""
+    if (pk := path_id(device_id)) is not None and Bundle.objects.filter(
+        account__customer=customer, source_id=pk
+    ).exists():
+        return Source.objects.get(pk=pk)
+    try:
+        return source_find(customer=customer, device_id=device_id)
+    except Source.DoesNotExist:
+        return None

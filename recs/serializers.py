@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from core.fields import TimestampField
-from core.serializers import LeafProofSerializer, RecSerializer
+from core.serializers import LeafProofSerializer, RecSerializer, WireSerializer
 
 
 class RecListItemSerializer(RecSerializer):
@@ -36,3 +36,43 @@ class AccountSerializer(serializers.Serializer):
     created = TimestampField()
     held = serializers.IntegerField(help_text="RECs held active")
     retired = serializers.IntegerField(help_text="RECs retired")
+
+
+class HoldingSourceSerializer(WireSerializer):
+    optional = frozenset({"country", "capacity", "commissioned"})
+
+    id = serializers.IntegerField()
+    external_id = serializers.CharField()
+    name = serializers.CharField()
+    technology = serializers.CharField()
+    country = serializers.CharField(required=False)
+    capacity = serializers.IntegerField(source="capacity_wh", required=False, help_text="W")
+    commissioned = serializers.DateField(required=False)
+
+    def to_representation(self, instance) -> dict:
+        data = super().to_representation(instance)
+        if not data.get("country"):
+            data.pop("country", None)
+        return data
+
+
+class HoldingSerializer(WireSerializer):
+    """A bundle of /holdings: a run of serials of one source in one status."""
+
+    source = HoldingSourceSerializer()
+    first = serializers.SerializerMethodField()
+    last = serializers.SerializerMethodField()
+    quantity = serializers.IntegerField()
+    status = serializers.CharField()
+    production_start = TimestampField()
+    production_end = TimestampField()
+
+    def get_first(self, bundle) -> str:
+        return f"{bundle.source_id}-{bundle.first}"
+
+    def get_last(self, bundle) -> str:
+        return f"{bundle.source_id}-{bundle.last}"
+
+
+class HoldingListItemSerializer(HoldingSerializer):
+    total = serializers.IntegerField(help_text="number of bundles listed")

@@ -23,6 +23,7 @@ from django.utils import timezone
 from core.units import REC_VALUE
 from energy.models import Attribution, Quality, Source, State
 from energy.transitions import attributions_certified
+from recs.accounts import holdings_issued
 from recs.cutting import cut_recs
 from recs.models import Issuance, Numbering, Rec, Remainder, Span
 from recs.selectors import in_a_span
@@ -94,7 +95,15 @@ def _issue(source_ids: Sequence[int], *, sql: bool) -> int:
         )
         if not ids:
             return 0
+        counted = Issuance.objects.filter(source_id__in=ids).values_list("source_id", "rec_count")
+        before = dict(counted)
         issued, days = (_cut_in_sql if sql else _cut_in_python)(ids)
+        if issued:
+            after = {pk: n for pk, n in counted.all() if n > before[pk]}
+            customers = dict(Source.objects.filter(pk__in=after).values_list("pk", "customer_id"))
+            holdings_issued(
+                [(pk, customers[pk], before[pk] + 1, n) for pk, n in sorted(after.items())]
+            )
         attributions_certified(days)
     return issued
 

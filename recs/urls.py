@@ -4,6 +4,7 @@ from recs import views
 
 urlpatterns = [
     path("account", views.AccountView.as_view(), name="account"),
+    path("holdings", views.HoldingListView.as_view(), name="holdings"),
     path("recs", views.RecListView.as_view(), name="recs"),
     path("recs/<str:rec_id>", views.RecDetailView.as_view(), name="rec"),
     path("recs/<str:rec_id>/proof", views.RecProofView.as_view(), name="rec_proof"),

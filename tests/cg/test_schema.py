@@ -13,6 +13,7 @@ def test_the_openapi_schema_describes_every_endpoint():
     assert set(schema["paths"]) == {
         "/api/v1/energy/sources",
         "/api/v1/energy/account",
+        "/api/v1/energy/holdings",
         "/api/v1/energy/attributions/{device_id}",
         "/api/v1/energy/attributions/{device_id}/daily",
         "/api/v1/energy/attributions/{device_id}/{attribution_id}/proof",

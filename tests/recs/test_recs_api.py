@@ -33,6 +33,7 @@ def test_recs_newest_first_with_the_spec_fields(api, two_recs):
         "state": "New",
         "value": 1.0,
         "serial": f"{second.source_id}-2",
+        "status": "active",
     }
     assert set(body[1]) == {
         "total",
@@ -43,6 +44,7 @@ def test_recs_newest_first_with_the_spec_fields(api, two_recs):
         "modified",
         "serial",
         "state",
+        "status",
         "state_changed",
         "value",
     }
@@ -120,7 +122,8 @@ def test_a_malformed_rec_id_is_404(api, rec_id):
 def test_detail_costs_a_bounded_number_of_queries(api, two_recs, django_assert_max_num_queries):
     _, second, _ = two_recs
 
-    with django_assert_max_num_queries(4):  # token, REC and its opener, its spans, transactions
+    # token, REC and its opener, its spans, transactions, its bundle
+    with django_assert_max_num_queries(5):
         api.get(f"/api/v1/energy/recs/{second.pk}")
 
 
@@ -128,7 +131,8 @@ def test_the_list_costs_a_bounded_number_of_queries(api, source, django_assert_m
     mark_processed(append(source, [MWH] * 30))
     issue(source)
 
-    with django_assert_max_num_queries(3):  # token with its customer, its REC count, one page
+    # token with its customer, its REC count, one page, the page's bundles
+    with django_assert_max_num_queries(4):
         assert len(api.get("/api/v1/energy/recs", {"per_page": 1000}).json()) == 30
 
 
