@@ -9,7 +9,7 @@ The daily rows of the days touched follow in the same transaction.
 
 import datetime as dt
 from collections.abc import Iterator
-from typing import NamedTuple
+from types import SimpleNamespace
 
 from django.db import connection
 from django.db.models import BigIntegerField, Q
@@ -24,50 +24,45 @@ from energy.transitions import attributions_confirmed, attributions_sent
 KIND = "attributions"
 
 
-class Audited(NamedTuple):
-    """What the audit reads of a sealed attribution: its leaf's content, then its marks."""
-
-    client_id: bytes
-    external_id: str
-    epoch: int
-    value: int
-    evidence: bytes | None
-    hash: str | None
-    block: int | None
-    state: str
-    height: int | None
-    chain_block: str | None
-
-
 _AUDITED = """
     SELECT a.id, s.client_id, a.external_id, {epoch}, a.value, a.evidence, a.hash,
            a.ledger_block_id, a.state, a.height, a.block_id
     FROM energy_attribution a JOIN energy_source s ON s.id = a.source_id
-    WHERE a.id {match}
+    WHERE {match}
 """
 
 
-def _audited_rows(ids: list[int]) -> dict[int, Audited]:
-    """By id, these attributions as the audit reads them: plain tuples, no model
-    instances (the audit reads every row of the ledger)."""
+def _audited_rows(block: LedgerBlock, ids: list[int]) -> dict[int, tuple]:
+    """By id, the block's attributions as the audit reads them: (client id bytes,
+    external id, epoch, value, evidence, hash, ledger block, state, height, chain
+    block), plain tuples (the audit reads every row of the ledger). A marked block's
+    rows are found by their block (an index range, no list of ids to send); a row no
+    longer pointing at it is looked up by id after."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             epoch = "EXTRACT(EPOCH FROM a.effective_time)::bigint"
-            cursor.execute(_AUDITED.format(epoch=epoch, match="= ANY(%s::bigint[])"), [ids])
-            rows = cursor.fetchall()
+            if block.rows_marked:
+                sql = _AUDITED.format(epoch=epoch, match="a.ledger_block_id = %s")
+                cursor.execute(sql, [block.pk])
+                rows = cursor.fetchall()
+                missing = set(ids).difference(row[0] for row in rows)
+            else:
+                rows, missing = [], ids
+            if missing:
+                sql = _AUDITED.format(epoch=epoch, match="a.id = ANY(%s::bigint[])")
+                cursor.execute(sql, [list(missing)])
+                rows += cursor.fetchall()
         else:
             epoch = "CAST(strftime('%%s', a.effective_time) AS INTEGER)"
             rows = []
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
-                match = f"IN ({', '.join(['%s'] * len(chunk))})"
+                match = f"a.id IN ({', '.join(['%s'] * len(chunk))})"
                 cursor.execute(_AUDITED.format(epoch=epoch, match=match), chunk)
                 rows += cursor.fetchall()
     clients = {client: bytes.fromhex(client[2:]) for client in {row[1] for row in rows}}
     return {
-        pk: Audited(
-            clients[client], ext, epoch, value, bytes(ev) if ev is not None else None, *marks
-        )
+        pk: (clients[client], ext, epoch, value, bytes(ev) if ev is not None else None, *marks)
         for pk, client, ext, epoch, value, ev, *marks in rows
     }
 
@@ -140,33 +135,32 @@ class AttributionLeaves:
         once, and a rewritten leaf shows in the root as well.
         """
         sealed = block.leaf_list()
-        rows = _audited_rows([pk for pk, _ in sealed])
+        rows = _audited_rows(block, [pk for pk, _ in sealed])
         expected = expected_state(block)
-        present = [(pk, leaf, rows[pk]) for pk, leaf in sealed if pk in rows]
-        hashed = dict(
-            zip((pk for pk, *_ in present), attribution_leaves(r[:5] for *_, r in present),
-                strict=True)
-        )  # fmt: skip
+        state, height = expected
+        marked, chain_block = block.rows_marked, block.chain_block_hash
+        found = [pk for pk, _ in sealed if pk in rows]
+        hashed = dict(zip(found, attribution_leaves(rows[pk][:5] for pk in found), strict=True))
         for pk, leaf in sealed:
             row = rows.get(pk)
             if row is None:
                 yield f"block {block.ledger_height}: attribution {pk} is gone", leaf
                 continue
+            row_hash, row_block, row_state, row_height, row_chain = row[5:]
             if hashed[pk] != leaf:
                 yield (
                     f"attribution {pk}: its content no longer hashes to its leaf {leaf.hex()}",
                     leaf,
                 )
-            elif block.rows_marked and (row.hash != leaf.hex() or row.block != block.pk):
+            elif marked and (row_block != block.pk or row_hash != leaf.hex()):
                 yield (
                     f"attribution {pk}: its hash or block is not block {block.ledger_height}'s",
                     leaf,
                 )
-            elif (row.state, row.height if expected[1] else None) != expected and (
-                problem := state_problem(row, block, f"attribution {pk}", expected)
-            ):
-                yield problem, leaf
-            elif row.state == State.PROCESSED and row.chain_block != block.chain_block_hash:
+            elif row_state != state or (height is not None and row_height != height):
+                marks = SimpleNamespace(state=row_state, height=row_height)
+                yield state_problem(marks, block, f"attribution {pk}", expected), leaf
+            elif row_state == State.PROCESSED and row_chain != chain_block:
                 yield f"attribution {pk}: its chain block is not its block's", leaf
             else:
                 yield None, leaf
