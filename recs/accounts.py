@@ -4,6 +4,7 @@ import secrets
 
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
+from django.utils import timezone
 
 from energy.models import Customer
 from recs.models import Account, Bundle
@@ -76,11 +77,12 @@ def holdings_issued(issued: list[tuple[int, int, int, int]]) -> None:
             last__in=[first - 1 for *_, first, _ in issued],
         )
     }
-    extended, new = [], []
+    extended, new, now = [], [], timezone.now()
     for source, customer, first, last in issued:
         account = accounts[customer]
         if (bundle := follows.get((source, account, first - 1))) is not None:
-            bundle.last, bundle.quantity = last, last - bundle.first + 1
+            # bulk_update leaves auto_now alone: the time is set here.
+            bundle.last, bundle.quantity, bundle.modified = last, last - bundle.first + 1, now
             extended.append(bundle)
         else:
             new.append(

@@ -57,6 +57,7 @@ def test_serials_issued_later_extend_the_bundle_they_follow(api, source):
     rows = append(source, [MWH, MWH])
     mark_processed(rows[:1])
     issue(source)
+    opened = Bundle.objects.get().modified
     mark_processed(rows[1:])
     issue(source)
 
@@ -68,6 +69,7 @@ def test_serials_issued_later_extend_the_bundle_they_follow(api, source):
         2,
     )
     assert bundle["production_end"] == "2019-03-15T01:00:00.000+0000"
+    assert Bundle.objects.get().modified > opened
     assert_ledger_verified()
 
 
