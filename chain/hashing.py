@@ -65,15 +65,10 @@ def attribution_leaf(
         effective_time = (effective_time - _EPOCH) // dt.timedelta(seconds=1)
     if isinstance(client_id, str):
         client_id = bytes.fromhex(client_id[2:])
-    body = (
-        client_id
-        + keccak(external_id.encode())
-        + effective_time.to_bytes(32, "big")
-        + value.to_bytes(32, "big", signed=True)
-    )
-    if evidence is None:
-        return keccak(ATTRIBUTION_DOMAIN + body)
-    return keccak(ATTRIBUTION_DOMAIN_V2 + body + bytes(evidence))
+    if evidence is not None:
+        evidence = bytes(evidence)
+    [leaf] = attribution_leaves([(client_id, external_id, effective_time, value, evidence)])
+    return leaf
 
 
 def attribution_leaves(rows) -> list[bytes]:

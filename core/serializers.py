@@ -4,14 +4,15 @@ from core.fields import MwhField, TimestampField
 
 
 class WireSerializer(serializers.Serializer):
-    """Output-only serializer whose ``optional`` fields are absent until they have a value."""
+    """Output-only serializer whose ``optional`` fields are absent until they have a
+    value (None, or a blank string such as an unknown country)."""
 
     optional: frozenset[str] = frozenset()
 
     def to_representation(self, instance) -> dict:
         data = super().to_representation(instance)
         for name in self.optional:
-            if data.get(name) is None:
+            if data.get(name) in (None, ""):
                 data.pop(name, None)
         return data
 

@@ -75,10 +75,12 @@ def _readings_chunk(source_ids: list[int]) -> Iterator[str]:
     digests, said = {}, {}
     reports = Report.objects.filter(source_id__in=source_ids).values_list("pk", "signed", "digest")
     for pk, signed, digest in reports:
-        digest = bytes(digest) if digest is not None else None
-        if signed and digest is not None and keccak(signed.encode()) != digest:
-            yield f"report {pk}: its digest is not the hash of its signed text"
-        digests[pk] = keccak(signed.encode()) if signed and digest is not None else None
+        # The evidence is recomputed from the text itself, not from the stored digest.
+        digests[pk] = None
+        if signed and digest is not None:
+            digests[pk] = keccak(signed.encode())
+            if digests[pk] != bytes(digest):
+                yield f"report {pk}: its digest is not the hash of its signed text"
         if signed:
             said[pk] = set(signed_samples(signed))
     samples: dict[int, tuple[list, list]] = defaultdict(lambda: ([], []))

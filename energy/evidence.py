@@ -27,6 +27,13 @@ from energy.models import Attribution, Reading, Report
 HOUR = dt.timedelta(hours=1)
 
 
+def interpolate(t1, e1: int, t2, e2: int, at) -> int:
+    """The cumulative mWh at ``at`` (t1 < at <= t2) between two samples, rounded down:
+    how every hour boundary is read. Times are µs integers or datetimes; either way
+    the arithmetic is exact (a timedelta divides by a timedelta in whole µs)."""
+    return e1 + (e2 - e1) * (at - t1) // (t2 - t1)
+
+
 def boundary_indices(times: list, boundary) -> list[int]:
     """Indices of the samples (of ``times``, ascending) the cumulative energy at
     ``boundary`` is read from: the one exactly there, else the pair around it; the
@@ -94,9 +101,9 @@ class Evidence:
         if len(boundary.samples) == 1:
             return first.energy
         second = boundary.samples[1]
-        span = (second.sample_time - first.sample_time) // dt.timedelta(microseconds=1)
-        part = (boundary.at - first.sample_time) // dt.timedelta(microseconds=1)
-        return first.energy + (second.energy - first.energy) * part // span
+        return interpolate(
+            first.sample_time, first.energy, second.sample_time, second.energy, boundary.at
+        )
 
 
 def _boundary(source_id: int, at: dt.datetime) -> Boundary | None:
@@ -119,11 +126,8 @@ def evidence_of(attribution: Attribution) -> Evidence | None:
     end = _boundary(attribution.source_id, attribution.effective_time + HOUR)
     if start is None or end is None:
         return None
-    reports: list[Report] = []
-    for reading in sorted({*start.samples, *end.samples}, key=lambda r: r.sample_time):
-        if reading.report not in reports:
-            reports.append(reading.report)
-    return Evidence(start, end, reports)
+    readings = sorted({*start.samples, *end.samples}, key=lambda r: r.sample_time)
+    return Evidence(start, end, list(dict.fromkeys(r.report for r in readings)))
 
 
 def signer_of(report: Report) -> str | None:

@@ -19,7 +19,13 @@ from django.db.models import F, Q
 
 from core.sql import update_by_id
 from core.units import carbon_offset_mg, mwh_text
-from energy.evidence import boundary_indices, evidence_for, report_digests, reports_of
+from energy.evidence import (
+    boundary_indices,
+    evidence_for,
+    interpolate,
+    report_digests,
+    reports_of,
+)
 from energy.models import GENERATING, Quality, Source
 from energy.transitions import attributions_appended
 
@@ -58,7 +64,7 @@ def close_hours(
     for t2, e2 in readings[1:]:
         while boundary <= t2:
             # t1 < boundary <= t2; exact integer arithmetic, rounded down.
-            energy = e1 + (e2 - e1) * (boundary - t1) // (t2 - t1)
+            energy = interpolate(t1, e1, t2, e2, boundary)
             hours.append((boundary - HOUR, energy - previous))
             previous = energy
             closed = Progress(boundary, energy, t2 if t2 == boundary else t1)

@@ -27,12 +27,6 @@ class SourceSerializer(ParentSourceSerializer):
     latitude = DegreesField(required=False)
     longitude = DegreesField(required=False)
 
-    def to_representation(self, instance) -> dict:
-        data = super().to_representation(instance)
-        if not data.get("country"):  # unknown: absent, like the other optional keys
-            data.pop("country", None)
-        return data
-
     rec_number = serializers.IntegerField()
     rec_sum = MwhField()
     new_number = serializers.IntegerField()

@@ -35,6 +35,17 @@ def _source(request, device_id: str) -> Source:
         raise NotFound(f"No source {device_id!r}.") from None
 
 
+def _attribution(request, device_id: str, attribution_id: str) -> Attribution:
+    source = _source(request, device_id)
+    try:
+        return selectors.attribution_get(source=source, attribution_id=attribution_id)
+    except Attribution.DoesNotExist:
+        raise NotFound(f"No transaction {attribution_id!r} of this source.") from None
+
+
+ATTRIBUTION_PARAMETERS = [DEVICE_ID, OpenApiParameter("attribution_id", int, OpenApiParameter.PATH)]
+
+
 class SourceListView(APIView):
     @extend_schema(
         operation_id="sources_list",
@@ -63,18 +74,11 @@ class AttributionListView(APIView):
 class ProofView(APIView):
     @extend_schema(
         operation_id="attribution_proof",
-        parameters=[
-            DEVICE_ID,
-            OpenApiParameter("attribution_id", int, OpenApiParameter.PATH),
-        ],
+        parameters=ATTRIBUTION_PARAMETERS,
         responses={200: ProofSerializer, **errors(404, 409)},
     )
     def get(self, request, device_id: str, attribution_id: str):
-        source = _source(request, device_id)
-        try:
-            attribution = selectors.attribution_get(source=source, attribution_id=attribution_id)
-        except Attribution.DoesNotExist:
-            raise NotFound(f"No transaction {attribution_id!r} of this source.") from None
+        attribution = _attribution(request, device_id, attribution_id)
         proof = selectors.attribution_proof(attribution=attribution)
         if proof is None:
             raise NotAnchored()
@@ -84,21 +88,14 @@ class ProofView(APIView):
 class EvidenceView(APIView):
     @extend_schema(
         operation_id="attribution_evidence",
-        parameters=[
-            DEVICE_ID,
-            OpenApiParameter("attribution_id", int, OpenApiParameter.PATH),
-        ],
+        parameters=ATTRIBUTION_PARAMETERS,
         responses={
             200: EvidenceSerializer,
             **errors(404, 409, e409="not read from signed reports (error no_evidence)"),
         },
     )
     def get(self, request, device_id: str, attribution_id: str):
-        source = _source(request, device_id)
-        try:
-            attribution = selectors.attribution_get(source=source, attribution_id=attribution_id)
-        except Attribution.DoesNotExist:
-            raise NotFound(f"No transaction {attribution_id!r} of this source.") from None
+        attribution = _attribution(request, device_id, attribution_id)
         evidence = selectors.attribution_evidence(attribution=attribution)
         if evidence is None:
             raise NoEvidence()

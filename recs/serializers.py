@@ -49,12 +49,6 @@ class HoldingSourceSerializer(WireSerializer):
     capacity = serializers.IntegerField(source="capacity_wh", required=False, help_text="W")
     commissioned = serializers.DateField(required=False)
 
-    def to_representation(self, instance) -> dict:
-        data = super().to_representation(instance)
-        if not data.get("country"):
-            data.pop("country", None)
-        return data
-
 
 class HoldingSerializer(WireSerializer):
     """A bundle of /holdings: a run of serials of one source in one status."""
