@@ -22,11 +22,39 @@ class InvalidParameter(exceptions.APIException):
         self.param = param
 
 
-class Conflict(exceptions.APIException):
-    """A 409 whose ``error`` word is its ``default_code``: the request is sound, but the
-    object is not in a state to answer it."""
+class Refused(exceptions.APIException):
+    """An error whose ``error`` word is its ``default_code`` (the spec's word)."""
+
+
+class Conflict(Refused):
+    """A 409: the request is sound, but the object is not in a state to answer it."""
 
     status_code = status.HTTP_409_CONFLICT
+
+
+class IdempotencyKeyRequired(Refused):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "idempotency_key_required"
+    default_detail = "This request changes the ledger: send an Idempotency-Key header."
+
+
+class UnknownAccount(Refused):
+    status_code = status.HTTP_404_NOT_FOUND
+    default_code = "unknown_account"
+    default_detail = "No account has this code."
+
+
+class IdempotencyKeyReused(Conflict):
+    default_code = "idempotency_key_reused"
+    default_detail = "This Idempotency-Key was used before with another request."
+
+
+class InsufficientHoldings(Conflict):
+    default_code = "insufficient_holdings"
+
+
+class TransferNotPending(Conflict):
+    default_code = "transfer_not_pending"
 
 
 class NotAnchored(Conflict):
@@ -65,10 +93,12 @@ def api_exception_handler(exc, context):
         exc.status_code = status.HTTP_401_UNAUTHORIZED
     if not isinstance(exc, exceptions.APIException):
         return None  # a bug: Django's handler500 answers, in JSON too
+    if isinstance(exc, exceptions.ParseError):  # a body that is not JSON
+        exc = InvalidParameter("body", f"body: {exc.detail}")
     extra = {"param": exc.param} if isinstance(exc, InvalidParameter) else {}
     if isinstance(exc, exceptions.ValidationError | InvalidParameter):
         word = "invalid_parameter"
-    elif isinstance(exc, Conflict):
+    elif isinstance(exc, Refused):
         word = exc.default_code
     else:
         word = _ERROR_WORDS.get(exc.status_code, "error")

@@ -70,8 +70,9 @@ def backwards(columns: list[str], neq: str) -> str:
     """SQL condition: an update of these columns moves a ledger row backwards. Its
     ``state`` may only go New -> Pending -> Processed; ``hash``, ``ledger_block_id``,
     ``height`` and ``block_id`` are set once; ``quality`` may be held (quarantined)
-    but is released only from quarantine, and a decision is final. ``neq`` is the
-    dialect's null-safe inequality."""
+    but is released only from quarantine, and a decision is final; a transfer's
+    ``status`` leaves ``pending`` once, for good. ``neq`` is the dialect's null-safe
+    inequality."""
     rules = {
         "state": f"{_rank('NEW')} < {_rank('OLD')}",
         "quality": (
@@ -79,6 +80,7 @@ def backwards(columns: list[str], neq: str) -> str:
             " OR (OLD.quality IS NULL AND NEW.quality = 'released')"
             " OR (OLD.quality = 'quarantined' AND NEW.quality IS NULL)"
         ),
+        "status": f"OLD.status <> 'pending' AND NEW.status {neq} OLD.status",
     }
     once = "OLD.{c} IS NOT NULL AND NEW.{c} {neq} OLD.{c}"
     return " OR ".join(

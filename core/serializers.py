@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from core.errors import InvalidParameter
 from core.fields import MwhField, TimestampField
 
 
@@ -66,3 +67,30 @@ class LeafProofSerializer(serializers.Serializer):
     transaction_hash = serializers.CharField(required=False)
     chain_block_number = serializers.IntegerField(required=False)
     chain_block_hash = serializers.CharField(required=False)
+
+
+def valid_input(serializer: serializers.Serializer) -> dict:
+    """The serializer's validated data, or an ``InvalidParameter`` naming the first field
+    at fault (the spec's ``param``): a request body is checked whole before any work."""
+    if not isinstance(serializer.initial_data, dict):
+        raise InvalidParameter("body", "the body must be a JSON object")
+    if serializer.is_valid():
+        return serializer.validated_data
+    field, messages = next(iter(serializer.errors.items()))
+    message = messages[0] if isinstance(messages, list) else messages
+    if isinstance(message, dict):  # a nested field: name the first inner one
+        inner, message = next(iter(message.items()))
+        field, message = f"{field}.{inner}", message[0]
+    param = "body" if field == "non_field_errors" else field
+    raise InvalidParameter(param, f"{param}: {message}")
+
+
+class PositiveIntegerField(serializers.Field):
+    """A JSON integer >= 1: not a string, a float or a boolean (1 REC = 1 MWh is whole)."""
+
+    def to_internal_value(self, data) -> int:
+        if isinstance(data, bool) or not isinstance(data, int) or data < 1:
+            raise serializers.ValidationError("must be a positive integer")
+        if data > 2**62:
+            raise serializers.ValidationError("is too large")
+        return data

@@ -4,7 +4,6 @@ import secrets
 
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
-from django.utils import timezone
 
 from energy.models import Customer
 from recs.models import Account, Bundle
@@ -60,34 +59,3 @@ def accounts_of(customer_ids: set[int]) -> dict[int, int]:
     for customer_id in sorted(customer_ids - found.keys()):
         found[customer_id] = account_open(customer=Customer(pk=customer_id)).pk
     return found
-
-
-def holdings_issued(issued: list[tuple[int, int, int, int]]) -> None:
-    """Newly issued serials ``first..last`` of each (source, customer, first, last) go to
-    the customer's account, active: the end of its bundle they follow on from, or a new
-    bundle. Runs in the issuing transaction, which holds the sources' issuance locks."""
-    if not issued:
-        return
-    accounts = accounts_of({customer for _, customer, _, _ in issued})
-    follows = {
-        (b.source_id, b.account_id, b.last): b
-        for b in Bundle.objects.filter(
-            source_id__in=[source for source, *_ in issued],
-            status=Bundle.Status.ACTIVE,
-            last__in=[first - 1 for *_, first, _ in issued],
-        )
-    }
-    extended, new, now = [], [], timezone.now()
-    for source, customer, first, last in issued:
-        account = accounts[customer]
-        if (bundle := follows.get((source, account, first - 1))) is not None:
-            # bulk_update leaves auto_now alone: the time is set here.
-            bundle.last, bundle.quantity, bundle.modified = last, last - bundle.first + 1, now
-            extended.append(bundle)
-        else:
-            new.append(
-                Bundle(account_id=account, source_id=source, first=first, last=last,
-                       quantity=last - first + 1)
-            )  # fmt: skip
-    Bundle.objects.bulk_update(extended, ["last", "quantity", "modified"])
-    Bundle.objects.bulk_create(new)

@@ -2,16 +2,33 @@ from django.apps import AppConfig
 
 # What each issuance table asserts, frozen once written (as energy.apps.APPEND_ONLY).
 APPEND_ONLY = {
-    "recs_rec": ["customer_id", "source_id", "seq", "serial", "value", "created"],
+    "recs_rec": [
+        "customer_id", "source_id", "seq", "serial", "value", "production_start",
+        "production_end", "created",
+    ],
     "recs_span": ["rec_id", "source_id", "seq_first", "seq_last", "remainder", "created"],
     "recs_remainder": [
         "rec_id", "source_id", "split_from_id", "effective_time", "value", "remainder",
         "external_id", "created",
     ],
+    "recs_transfer": ["sender_id", "receiver_id", "quantity", "created"],
+    "recs_transferrange": ["transfer_id", "source_id", "first", "last", "quantity"],
+    "recs_retirement": [
+        "account_id", "statement", "quantity", "beneficiary", "purpose", "country",
+        "period_start", "period_end", "created",
+    ],
+    "recs_retirementrange": ["retirement_id", "source_id", "first", "last", "quantity"],
+    "recs_idempotentrequest": [
+        "account_id", "key", "fingerprint", "status_code", "body", "created",
+    ],
 }  # fmt: skip
 # What only moves forward (core.ledger_guard.backwards; the PostgreSQL trigger of the
 # migrations guards the same).
-FORWARD_ONLY = {"recs_rec": ["state", "hash", "ledger_block_id", "height"]}
+FORWARD_ONLY = {
+    "recs_rec": ["state", "hash", "ledger_block_id", "height"],
+    "recs_transfer": ["status", "status_changed"],
+    "recs_retirement": ["state", "hash", "ledger_block_id", "height"],
+}
 
 
 class RecsConfig(AppConfig):

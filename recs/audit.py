@@ -7,6 +7,8 @@ overlap and cover Processed generation only, and where issuance stands (its
 carry) is what the source's last REC left.
 """
 
+import bisect
+import itertools
 from collections import defaultdict
 from collections.abc import Iterator
 
@@ -15,7 +17,18 @@ from django.db.models import Count, F, Max, Min
 
 from core.units import REC_VALUE, mwh_text
 from energy.models import Attribution
-from recs.models import Bundle, Issuance, Numbering, Rec, Remainder, Span
+from recs.models import (
+    Account,
+    Bundle,
+    Issuance,
+    Numbering,
+    Rec,
+    Remainder,
+    RetirementRange,
+    Span,
+    Transfer,
+    TransferRange,
+)
 from recs.selectors import rec_members
 
 CHUNK = 500
@@ -27,6 +40,7 @@ def issuance_problems() -> Iterator[str]:
     yield from _limited(_rec_problems())
     yield from _limited(_span_problems())
     yield from _limited(_holding_problems())
+    yield from _limited(_history_problems())
 
 
 def _holding_problems() -> Iterator[str]:
@@ -65,6 +79,111 @@ def _holding_problems() -> Iterator[str]:
                 f"source {source_id}: its bundles hold serials up to {held}, "
                 f"but {issued.get(source_id, 0)} RECs were issued"
             )
+
+
+# Who holds a run of serials, in which status: (account, status, pending transfer).
+_Place = tuple[int, str, int | None]
+
+
+class _Serials:
+    """One source's serials 1..n as runs with their place, for replaying history."""
+
+    def __init__(self, n: int, issuer: int):
+        self.starts, self.runs = [1], [(1, n, (issuer, "active", None))]
+
+    def place(self, first: int, last: int, expected: _Place, new: _Place) -> str | None:
+        """Move ``first..last`` from ``expected`` to ``new``; what was wrong, if anything."""
+        problem = None
+        i = max(bisect.bisect_right(self.starts, first) - 1, 0)
+        kept, at = self.runs[:i], first
+        for a, b, where in self.runs[i:]:
+            if b < first or a > last:
+                kept.append((a, b, where))
+                continue
+            if where != expected and problem is None:
+                problem = f"serials {max(a, first)}..{min(b, last)} were {_shown(where)}"
+            kept += [(a, first - 1, where)] if a < first else []
+            if a <= at:
+                kept.append((at, min(b, last), new))
+                at = min(b, last) + 1
+            kept += [(last + 1, b, where)] if b > last else []
+        if at <= last:  # serials past the source's last REC
+            problem = problem or f"serials {at}..{last} were never issued"
+        self.runs = sorted(kept)
+        self.starts = [a for a, _, _ in self.runs]
+        return problem
+
+    def merged(self) -> list[tuple[int, int, _Place]]:
+        return _merged(self.runs)
+
+
+def _merged(runs) -> list:
+    out: list = []
+    for a, b, where in sorted(runs):
+        if out and out[-1][2] == where and out[-1][1] + 1 == a:
+            out[-1] = (out[-1][0], b, where)
+        else:
+            out.append((a, b, where))
+    return out
+
+
+def _shown(where: _Place) -> str:
+    account, status, transfer = where
+    return f"{status} in account {account}" + (f" (transfer {transfer})" if transfer else "")
+
+
+def _history_problems() -> Iterator[str]:
+    """Holdings recomputed from the history: each source's RECs start in its issuer's
+    account; completed transfers (when answered) and retirements (when made) move them
+    in time order, each from where it must have been; pending transfers hold theirs.
+    The bundles must be exactly that."""
+    issuers = dict(Account.objects.values_list("customer_id", "pk"))
+    sources = {
+        source_id: _Serials(n, issuers.get(customer_id, 0))
+        for source_id, customer_id, n in Issuance.objects.filter(rec_count__gt=0).values_list(
+            "source_id", "source__customer_id", "rec_count"
+        )
+    }
+    events = []
+    for r in TransferRange.objects.select_related("transfer").iterator(chunk_size=5000):
+        t = r.transfer
+        if t.status == Transfer.Status.COMPLETED:
+            moves = ((t.sender_id, "active", None), (t.receiver_id, "active", None))
+            events.append((t.status_changed, 0, t.pk, r, *moves))
+        elif t.status == Transfer.Status.PENDING:
+            moves = ((t.sender_id, "active", None), (t.sender_id, "in_transfer", t.pk))
+            events.append((t.created, 0, t.pk, r, *moves))
+    for r in RetirementRange.objects.select_related("retirement").iterator(chunk_size=5000):
+        account = r.retirement.account_id
+        moves = ((account, "active", None), (account, "retired", None))
+        events.append((r.retirement.created, 1, r.retirement_id, r, *moves))
+    events.sort(key=lambda event: event[:3])
+    for _, kind, pk, r, expected, new in events:
+        serials = sources.get(r.source_id)
+        problem = (
+            serials.place(r.first, r.last, expected, new) if serials else "no RECs were issued"
+        )
+        if problem:
+            what = "transfer" if kind == 0 else "retirement"
+            yield f"{what} {pk} moved {r} of source {r.source_id}, but {problem}"
+    held = defaultdict(list)
+    for b in Bundle.objects.values_list(
+        "source_id", "first", "last", "account_id", "status", "transfer_id"
+    ).iterator(chunk_size=5000):
+        held[b[0]].append((b[1], b[2], tuple(b[3:])))
+    for source_id in sorted(sources.keys() | held.keys()):
+        expected = sources[source_id].merged() if source_id in sources else []
+        actual = _merged(held.get(source_id, []))
+        if expected != actual:
+            wrong = next((e, a) for e, a in itertools.zip_longest(expected, actual) if e != a)
+            yield (
+                f"source {source_id}: the history makes serials {_run(wrong[0])}, "
+                f"but the bundles hold {_run(wrong[1])}"
+            )
+
+
+def _run(run) -> str:
+    return "nothing" if run is None else f"{run[0]}..{run[1]} {_shown(run[2])}"
 
 
 def _numbering_problems() -> Iterator[str]:

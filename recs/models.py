@@ -24,6 +24,10 @@ class Rec(models.Model):
     state_changed = models.DateTimeField(null=True, blank=True)
     hash = models.CharField(max_length=64, null=True, blank=True)
     height = models.BigIntegerField(null=True, blank=True)
+    # The first and last hour whose energy is in the REC: what a retirement's vintage
+    # rule reads, a range of serials at a time, without opening the REC's spans.
+    production_start = models.DateTimeField(editable=False)
+    production_end = models.DateTimeField(editable=False)
     # The ledger block whose Merkle tree holds this REC's hash.
     ledger_block = models.ForeignKey(
         "chain.LedgerBlock",
@@ -65,6 +69,10 @@ class Rec(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(seq__gt=0), name="%(app_label)s_%(class)s_seq_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(production_end__gte=F("production_start")),
+                name="%(app_label)s_%(class)s_production_in_order",
             ),
             models.CheckConstraint(
                 condition=Q(state__in=STATES), name="%(app_label)s_%(class)s_state_valid"
@@ -308,6 +316,11 @@ class Bundle(models.Model):
     last = models.BigIntegerField()
     quantity = models.BigIntegerField()
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE)
+    # The pending transfer an ``in_transfer`` bundle waits in: what its receiver's
+    # answer or its sender's recall moves.
+    transfer = models.ForeignKey(
+        "Transfer", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     created = models.DateTimeField(auto_now_add=True)
     modified = models.DateTimeField(auto_now=True)
 
@@ -325,10 +338,199 @@ class Bundle(models.Model):
                 name="%(app_label)s_%(class)s_quantity_is_its_range",
             ),
             models.CheckConstraint(
-                condition=Q(status__in=["active", "in_transfer", "retired"]),
-                name="%(app_label)s_%(class)s_status_valid",
+                condition=Q(status__in=["active", "retired"], transfer__isnull=True)
+                | Q(status="in_transfer", transfer__isnull=False),
+                name="%(app_label)s_%(class)s_in_transfer_has_its_transfer",
             ),
         ]
 
     def __str__(self) -> str:
         return f"{self.source_id}-{self.first}..{self.source_id}-{self.last} ({self.status})"
+
+
+class _Range(models.Model):
+    """A run of serials of one source moved by a transfer or a retirement: history,
+    written once with its owner and never changed (PostgreSQL and SQLite triggers)."""
+
+    source = models.ForeignKey(
+        "energy.Source", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    first = models.BigIntegerField()
+    last = models.BigIntegerField()
+    quantity = models.BigIntegerField()
+
+    class Meta:
+        abstract = True
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(first__gte=1, last__gte=F("first"))
+                & Q(quantity=F("last") - F("first") + 1),
+                name="%(app_label)s_%(class)s_quantity_is_its_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_id}-{self.first}..{self.source_id}-{self.last}"
+
+
+class Transfer(models.Model):
+    """RECs sent from one account to another, waiting for the receiver: ``pending``, then
+    ``completed`` (accepted), ``rejected`` or ``recalled`` (by the sender), once.
+
+    History: only ``status`` and ``status_changed`` ever change, and only out of
+    ``pending`` (the forward-only triggers); its ranges are ``TransferRange`` rows.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        COMPLETED = "completed"
+        REJECTED = "rejected"
+        RECALLED = "recalled"
+
+    sender = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="transfers_sent")
+    receiver = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="transfers_received"
+    )
+    quantity = models.BigIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    status_changed = models.DateTimeField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            # Serves /transfers: an account's sent transfers, newest first (and the
+            # sender foreign key).
+            models.Index(fields=["sender", "-id"], name="recs_transfer_sent"),
+            # Serves /transfers: an account's received transfers, newest first.
+            models.Index(fields=["receiver", "-id"], name="recs_transfer_received"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(quantity__gt=0), name="%(app_label)s_%(class)s_quantity_positive"
+            ),
+            models.CheckConstraint(
+                condition=~Q(sender=F("receiver")), name="%(app_label)s_%(class)s_not_to_self"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="pending", status_changed__isnull=True)
+                | Q(
+                    status__in=["completed", "rejected", "recalled"],
+                    status_changed__isnull=False,
+                ),
+                name="%(app_label)s_%(class)s_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"transfer {self.pk} of {self.quantity} RECs ({self.status})"
+
+
+class TransferRange(_Range):
+    transfer = models.ForeignKey(Transfer, on_delete=models.PROTECT, related_name="ranges")
+
+
+class Retirement(models.Model):
+    """RECs claimed for a beneficiary's consumption, forever: history, never changed
+    but for its anchoring (``state``, ``hash``, ``height``, ``ledger_block``), which
+    moves forward as a REC's does. ``statement`` is the unguessable id of its
+    public statement."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="retirements")
+    statement = models.CharField(max_length=32, unique=True, editable=False)
+    quantity = models.BigIntegerField()
+    beneficiary = models.CharField(max_length=200)
+    purpose = models.CharField(max_length=500, blank=True)
+    country = models.CharField(max_length=2)
+    period_start = models.DateField()
+    period_end = models.DateField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.NEW)
+    state_changed = models.DateTimeField(null=True, blank=True)
+    hash = models.CharField(max_length=64, null=True, blank=True)
+    height = models.BigIntegerField(null=True, blank=True)
+    # The ledger block whose Merkle tree holds this retirement's hash.
+    ledger_block = models.ForeignKey(
+        "chain.LedgerBlock",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="retirements",
+        db_index=False,
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    modified = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            # Serves /retirements: an account's retirements, newest first.
+            models.Index(fields=["account", "-id"], name="recs_retirement_account"),
+            # Serves sealing: the oldest unsealed retirements first.
+            models.Index(
+                fields=["id"], name="recs_retirement_to_seal", condition=Q(ledger_block=None)
+            ),
+            # Serves the state moves of a block: its retirements.
+            models.Index(
+                fields=["ledger_block"],
+                name="recs_retirement_block",
+                condition=Q(ledger_block__isnull=False),
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(quantity__gt=0), name="%(app_label)s_%(class)s_quantity_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(period_end__gte=F("period_start")),
+                name="%(app_label)s_%(class)s_period_in_order",
+            ),
+            models.CheckConstraint(
+                condition=Q(state__in=STATES), name="%(app_label)s_%(class)s_state_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(hash__isnull=True) | Q(hash__regex=SHA256_HEX),
+                name="%(app_label)s_%(class)s_hash_hex",
+            ),
+            models.CheckConstraint(
+                condition=Q(state="New")
+                | Q(state="Pending", hash__isnull=False)
+                | Q(state="Processed", hash__isnull=False, height__isnull=False),
+                name="%(app_label)s_%(class)s_anchored_when_processed",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"retirement {self.pk} of {self.quantity} RECs for {self.beneficiary}"
+
+
+class RetirementRange(_Range):
+    retirement = models.ForeignKey(Retirement, on_delete=models.PROTECT, related_name="ranges")
+
+    class Meta(_Range.Meta):
+        indexes = [
+            # Serves the admin's "every retirement of a source" and a serial's retirement.
+            models.Index(fields=["source", "last"], name="recs_retirementrange_source"),
+        ]
+
+
+class IdempotentRequest(models.Model):
+    """The first answer to a POST made with an ``Idempotency-Key``: the same key with the
+    same body gets it again. Written in the transaction that did the work, so a
+    request that failed left none (a retry runs again)."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    key = models.CharField(max_length=255)
+    # sha-256 of the method, the path and the canonical JSON of the body.
+    fingerprint = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    body = models.JSONField()
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            # Serves the lookup of a key, and makes it once per account.
+            models.UniqueConstraint(
+                fields=["account", "key"], name="%(app_label)s_%(class)s_key_once_per_account"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} of {self.account_id}"

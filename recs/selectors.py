@@ -5,7 +5,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q, Subquery, Value
+from django.db.models import Exists, Max, Min, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from chain.selectors import leaf_proof
@@ -13,7 +13,7 @@ from core.paging import Page, newest_first, path_id
 from energy.certificates import Held
 from energy.models import Attribution, Customer, Source
 from energy.selectors import source_find
-from recs.models import Bundle, Numbering, Rec, Remainder, Span
+from recs.models import Account, Bundle, Numbering, Rec, Remainder, Span, Transfer, TransferRange
 
 
 def rec_list(*, customer: Customer, page: Page) -> tuple[int, list[Rec]]:
@@ -23,10 +23,22 @@ def rec_list(*, customer: Customer, page: Page) -> tuple[int, list[Rec]]:
 
 
 def rec_get(*, customer: Customer, rec_id: str) -> Rec:
-    """Raises Rec.DoesNotExist, for another customer's REC too."""
+    """A REC the customer issued, or whose serial its account holds (active, in a
+    transfer it sent, or retired); raises Rec.DoesNotExist for any other."""
     if (pk := path_id(rec_id)) is None:
         raise Rec.DoesNotExist(rec_id)
-    return Rec.objects.select_related("opener").get(pk=pk, customer=customer)
+    rec = Rec.objects.select_related("opener").get(pk=pk)
+    if (
+        rec.customer_id != customer.pk
+        and not Bundle.objects.filter(
+            account__customer=customer,
+            source_id=rec.source_id,
+            first__lte=rec.serial,
+            last__gte=rec.serial,
+        ).exists()
+    ):
+        raise Rec.DoesNotExist(rec_id)
+    return rec
 
 
 def in_a_span() -> Exists:
@@ -217,45 +229,28 @@ def holding_list(
     # An account holds bundles in the thousands, not millions: count and OFFSET serve.
     total = bundles.count()
     rows = list(
-        bundles.select_related("source").order_by("source_id", "first")[
+        with_production(bundles.select_related("source")).order_by("source_id", "first")[
             page.offset : page.offset + page.size
         ]
     )
-    hours = _production_hours({(b.source_id, s) for b in rows for s in (b.first, b.last)})
-    for bundle in rows:
-        bundle.production_start = hours[(bundle.source_id, bundle.first)][0]
-        bundle.production_end = hours[(bundle.source_id, bundle.last)][1]
     return total, rows
 
 
-def _production_hours(serials: set[tuple[int, int]]) -> dict[tuple[int, int], tuple]:
-    """By (source, serial), the first and last hour whose energy is in that REC."""
-    if not serials:
-        return {}
-    pairs = Q()
-    for source_id, serial in serials:
-        pairs |= Q(source_id=source_id, serial=serial)
-    recs = dict(Rec.objects.filter(pairs).values_list("pk", "source_id"))
-    by_rec = {pk: [] for pk in recs}
-    for rec_id, when in Remainder.objects.filter(rec_id__in=recs).values_list(
-        "rec_id", "effective_time"
-    ):
-        by_rec[rec_id].append(when)
-    ends = Span.objects.filter(rec_id__in=recs).values_list("rec_id", "seq_first", "seq_last")
-    wanted = Q()
-    owners: dict[tuple[int, int], list[int]] = defaultdict(list)
-    for rec_id, low, high in ends:
-        for seq in (low, high):
-            wanted |= Q(source_id=recs[rec_id], seq=seq)
-            owners[(recs[rec_id], seq)].append(rec_id)
-    if owners:
-        for source_id, seq, when in Attribution.objects.filter(wanted).values_list(
-            "source_id", "seq", "effective_time"
-        ):
-            for rec_id in owners[(source_id, seq)]:
-                by_rec[rec_id].append(when)
-    serial_of = dict(Rec.objects.filter(pk__in=recs).values_list("pk", "serial"))
-    return {(recs[pk], serial_of[pk]): (min(times), max(times)) for pk, times in by_rec.items()}
+def with_production(ranges: QuerySet) -> QuerySet:
+    """Ranges of serials (bundles, or a transfer's or retirement's) annotated with
+    ``production_start`` / ``production_end``: the first and last hour of their RECs'
+    energy (late hours make a later serial's energy older, so it is a min and a max)."""
+    recs = Rec.objects.filter(
+        source_id=OuterRef("source_id"), serial__gte=OuterRef("first"), serial__lte=OuterRef("last")
+    ).order_by()
+    return ranges.annotate(
+        production_start=Subquery(
+            recs.values("source_id").annotate(at=Min("production_start")).values("at")
+        ),
+        production_end=Subquery(
+            recs.values("source_id").annotate(at=Max("production_end")).values("at")
+        ),
+    )
 
 
 def rec_statuses(recs: list[Rec]) -> None:
@@ -285,3 +280,44 @@ def held_source(*, customer: Customer, device_id: str) -> Source | None:
         return source_find(customer=customer, device_id=device_id)
     except Source.DoesNotExist:
         return None
+
+
+def transfer_list(
+    *, customer: Customer, page: Page, status: str | None = None
+) -> tuple[int, list[Transfer]]:
+    """The transfers the customer's account sent or received, newest first."""
+    account = Account.objects.filter(customer=customer).first()
+    transfers = Transfer.objects.filter(Q(sender=account) | Q(receiver=account))
+    if status is not None:
+        transfers = transfers.filter(status=status)
+    # Transfers of one account number in the thousands: count and OFFSET serve.
+    total = transfers.count()
+    rows = list(
+        transfers.select_related("sender", "receiver").order_by("-id")[
+            page.offset : page.offset + page.size
+        ]
+    )
+    _with_ranges(rows, TransferRange, "transfer_id")
+    return total, rows
+
+
+def transfer_get(*, customer: Customer, transfer_id: str) -> Transfer:
+    """A transfer the customer sent or received; Transfer.DoesNotExist for any other."""
+    account = Account.objects.filter(customer=customer).first()
+    if (pk := path_id(transfer_id)) is None or account is None:
+        raise Transfer.DoesNotExist(transfer_id)
+    transfer = Transfer.objects.select_related("sender", "receiver").get(
+        Q(sender=account) | Q(receiver=account), pk=pk
+    )
+    _with_ranges([transfer], TransferRange, "transfer_id")
+    return transfer
+
+
+def _with_ranges(owners: list, model, key: str) -> None:
+    """Give each transfer or retirement its ``range_list``, in source and serial order."""
+    found = defaultdict(list)
+    rows = model.objects.filter(**{f"{key}__in": [o.pk for o in owners]})
+    for row in rows.order_by(key, "source_id", "first"):
+        found[getattr(row, key)].append(row)
+    for owner in owners:
+        owner.range_list = found[owner.pk]

@@ -1,7 +1,14 @@
+import re
+
 from rest_framework import serializers
 
 from core.fields import TimestampField
-from core.serializers import LeafProofSerializer, RecSerializer, WireSerializer
+from core.serializers import (
+    LeafProofSerializer,
+    PositiveIntegerField,
+    RecSerializer,
+    WireSerializer,
+)
 
 
 class RecListItemSerializer(RecSerializer):
@@ -70,3 +77,87 @@ class HoldingSerializer(WireSerializer):
 
 class HoldingListItemSerializer(HoldingSerializer):
     total = serializers.IntegerField(help_text="number of bundles listed")
+
+
+class RangeSerializer(serializers.Serializer):
+    """A run of serials a transfer or retirement moved."""
+
+    source = serializers.IntegerField(source="source_id")
+    first = serializers.SerializerMethodField()
+    last = serializers.SerializerMethodField()
+    quantity = serializers.IntegerField()
+
+    def get_first(self, run) -> str:
+        return f"{run.source_id}-{run.first}"
+
+    def get_last(self, run) -> str:
+        return f"{run.source_id}-{run.last}"
+
+
+class TransferSerializer(WireSerializer):
+    """A transfer (cg-rec-lifecycle-api.md, Transfers)."""
+
+    optional = frozenset({"status_changed"})
+
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    # "from" is a Python keyword: the field is renamed in to_representation.
+    from_ = serializers.CharField(source="sender.code")
+    to = serializers.CharField(source="receiver.code")
+    quantity = serializers.IntegerField()
+    bundles = RangeSerializer(source="range_list", many=True)
+    created = TimestampField()
+    status_changed = TimestampField(required=False)
+
+    def to_representation(self, transfer) -> dict:
+        data = super().to_representation(transfer)
+        return {"id": data.pop("id"), "status": data.pop("status"), "from": data.pop("from_"),
+                **data}  # fmt: skip
+
+
+class TransferListItemSerializer(TransferSerializer):
+    total = serializers.IntegerField(help_text="number of transfers sent and received")
+
+
+_SERIAL = re.compile(r"[1-9][0-9]{0,17}-[1-9][0-9]{0,17}")
+# A request names at most this many RECs one by one (quantity has no such bound).
+MAX_NAMED = 10_000
+
+
+class SerialField(serializers.Field):
+    """``<source id>-<n>``, as a (source id, n) pair."""
+
+    def to_internal_value(self, data) -> tuple[int, int]:
+        if not isinstance(data, str) or not _SERIAL.fullmatch(data):
+            raise serializers.ValidationError(f"{data!r} is not a serial such as '12-41'")
+        source, serial = data.split("-")
+        return int(source), int(serial)
+
+
+class _PickSerializer(serializers.Serializer):
+    """What a transfer or retirement moves: ``quantity`` (of ``source`` if given, oldest
+    first) or exactly ``recs``."""
+
+    source = serializers.CharField(required=False, max_length=128)
+    quantity = PositiveIntegerField(required=False)
+    recs = serializers.ListField(
+        child=SerialField(), required=False, min_length=1, max_length=MAX_NAMED
+    )
+
+    def validate(self, data: dict) -> dict:
+        if ("quantity" in data) == ("recs" in data):
+            raise serializers.ValidationError({"quantity": "give either quantity or recs"})
+        if "recs" in data and "source" in data:
+            raise serializers.ValidationError({"source": "source goes with quantity, not recs"})
+        if "recs" in data and len(set(data["recs"])) != len(data["recs"]):
+            raise serializers.ValidationError({"recs": "a REC is named twice"})
+        return data
+
+
+class TransferRequestSerializer(_PickSerializer):
+    """The body of POST /transfers."""
+
+    to = serializers.CharField(max_length=64, help_text="the receiver's account code")
+
+    def validate_to(self, code: str) -> str:
+        return code.strip().upper()  # codes are read out and typed: case is no matter

@@ -23,8 +23,8 @@ from django.utils import timezone
 from core.units import REC_VALUE
 from energy.models import Attribution, Quality, Source, State
 from energy.transitions import attributions_certified
-from recs.accounts import holdings_issued
 from recs.cutting import cut_recs
+from recs.holdings import holdings_issued
 from recs.models import Issuance, Numbering, Rec, Remainder, Span
 from recs.selectors import in_a_span
 
@@ -209,11 +209,33 @@ _RECS = [
         ORDER BY d.customer_id, seq
     ) AS r
     """,
+    # issue_hours: the first and last hour of REC ``k``'s energy: the hours of the rows
+    # that reach into it (a row's mWh run from ``upto - value`` to ``upto``) and, for
+    # REC 0, that of the carried remainder.
     f"""
-    INSERT INTO recs_rec (id, customer_id, source_id, seq, serial, value, state, created,
-                          modified)
-    SELECT id, customer_id, source_id, seq, serial, {REC_VALUE}, 'New', %(now)s, %(now)s
-    FROM issue_rec ORDER BY id
+    CREATE TEMP TABLE issue_hours ON COMMIT DROP AS
+    SELECT h.source_id, h.k, min(h.at) AS first_hour, max(h.at) AS last_hour
+    FROM (
+        SELECT c.source_id, k, c.effective_time AS at
+        FROM issue_cut c JOIN issue_due d ON d.source_id = c.source_id
+        CROSS JOIN LATERAL generate_series(c.first_rec, least((c.upto - 1) / {REC_VALUE}, d.n - 1))
+             AS k
+        WHERE c.issuable AND c.first_rec < d.n
+        UNION ALL
+        SELECT s.source_id, 0, a.effective_time
+        FROM issue_due d JOIN recs_issuance s ON s.source_id = d.source_id
+        JOIN energy_attribution a ON a.id = s.carry_from_id
+        WHERE s.carry > 0
+    ) AS h
+    GROUP BY h.source_id, h.k
+    """,
+    f"""
+    INSERT INTO recs_rec (id, customer_id, source_id, seq, serial, value, state,
+                          production_start, production_end, created, modified)
+    SELECT r.id, r.customer_id, r.source_id, r.seq, r.serial, {REC_VALUE}, 'New',
+           h.first_hour, h.last_hour, %(now)s, %(now)s
+    FROM issue_rec r JOIN issue_hours h ON h.source_id = r.source_id AND h.k = r.k
+    ORDER BY r.id
     """,
     """
     UPDATE recs_issuance i SET rec_count = i.rec_count + d.n
@@ -314,7 +336,7 @@ def _cut_in_sql(ids: list[int]) -> tuple[int, dict[int, set]]:
             cursor.execute(_DAYS)
             for source_id, day in cursor.fetchall():
                 days[source_id].add(day)
-            cursor.execute("DROP TABLE issue_rec")
+            cursor.execute("DROP TABLE issue_rec, issue_hours")
         cursor.execute(_SETTLED, params)
         cursor.execute("DROP TABLE issue_taken, issue_cut, issue_due")
     return issued, days
@@ -346,8 +368,10 @@ def _cut_in_python(ids: list[int]) -> tuple[int, dict[int, set]]:
                 source=source,
                 seq=first + i,
                 serial=state.rec_count + i + 1,
+                production_start=min(hours),
+                production_end=max(hours),
             )
-            for i in range(len(plan.recs))
+            for i, hours in enumerate(_hours(cut, rows) for cut in plan.recs)
         )
         issued += len(recs)
         for rec, cut in zip(recs, plan.recs, strict=True):
@@ -364,18 +388,12 @@ def _cut_in_python(ids: list[int]) -> tuple[int, dict[int, set]]:
             for pk, _ in cut.members:
                 days[source.pk].add(rows[pk].effective_time.date())
             if (o := cut.opener) is not None:
-                split = rows.get(o.split_from)
-                when = (
-                    split.effective_time
-                    if split
-                    else Attribution.objects.get(pk=o.split_from).effective_time
-                )
                 openers.append(
                     Remainder(
                         rec=rec,
                         source=source,
                         split_from_id=o.split_from,
-                        effective_time=when,
+                        effective_time=_split_hour(o.split_from, rows),
                         value=o.value,
                         remainder=o.remainder,
                         external_id=f"{source.pk}-r{rec.seq}",
@@ -392,6 +410,22 @@ def _cut_in_python(ids: list[int]) -> tuple[int, dict[int, set]]:
     Span.objects.bulk_create(spans)
     _settle_in_python(states)
     return issued, days
+
+
+def _split_hour(split_from: int, rows: dict[int, "_Row"]) -> dt.datetime:
+    """The hour of the transaction a remainder is split from (carried from an earlier
+    cut when it is not among this cut's rows)."""
+    if (split := rows.get(split_from)) is not None:
+        return split.effective_time
+    return Attribution.objects.get(pk=split_from).effective_time
+
+
+def _hours(cut, rows: dict[int, "_Row"]) -> list[dt.datetime]:
+    """The hours of a planned REC's energy: its members' and its opener's."""
+    hours = [rows[pk].effective_time for pk, _ in cut.members]
+    if cut.opener is not None:
+        hours.append(_split_hour(cut.opener.split_from, rows))
+    return hours
 
 
 @dataclass(frozen=True)

@@ -8,4 +8,14 @@ urlpatterns = [
     path("recs", views.RecListView.as_view(), name="recs"),
     path("recs/<str:rec_id>", views.RecDetailView.as_view(), name="rec"),
     path("recs/<str:rec_id>/proof", views.RecProofView.as_view(), name="rec_proof"),
+    path("transfers", views.TransferListView.as_view(), name="transfers"),
+    path("transfers/<str:transfer_id>", views.TransferDetailView.as_view(), name="transfer"),
+    *(
+        path(
+            f"transfers/<str:transfer_id>/{answer}",
+            views.TransferAnswerView.as_view(answer=answer),
+            name=f"transfer_{answer}",
+        )
+        for answer in ("accept", "reject", "recall")
+    ),
 ]

@@ -3,14 +3,15 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.errors import InvalidParameter, NotAnchored
+from core.errors import IdempotencyKeyRequired, InvalidParameter, NotAnchored
 from core.paging import page_from
 from core.schema import PAGE_PARAMETERS, errors
-from core.serializers import with_total
+from core.serializers import valid_input, with_total
 from energy.serializers import RecTransactionSerializer
 from recs import selectors
 from recs.accounts import account_summary
-from recs.models import Bundle, Rec
+from recs.idempotency import fingerprint, idempotent
+from recs.models import Bundle, Rec, Transfer
 from recs.serializers import (
     AccountSerializer,
     HoldingListItemSerializer,
@@ -19,7 +20,11 @@ from recs.serializers import (
     RecListItemSerializer,
     RecProofSerializer,
     RecSerializer,
+    TransferListItemSerializer,
+    TransferRequestSerializer,
+    TransferSerializer,
 )
+from recs.transfers import transfer_answer, transfer_create
 
 
 class RecListView(APIView):
@@ -112,3 +117,135 @@ class RecProofView(APIView):
         if proof is None:
             raise NotAnchored()
         return Response(proof)
+
+
+def _status_param(request, choices: list[str]) -> str | None:
+    status = request.query_params.get("status")
+    if status is not None and status not in choices:
+        raise InvalidParameter("status", f"status must be one of {', '.join(choices)}")
+    return status
+
+
+def _held_source_id(request, device_id: str | None) -> int | None:
+    """The source a transfer or retirement names, as /holdings shows it; a 404 for a
+    source the caller may not see."""
+    if device_id is None:
+        return None
+    source = selectors.held_source(customer=request.user, device_id=device_id)
+    if source is None:
+        raise NotFound(f"No source {device_id!r} in your holdings.")
+    return source.pk
+
+
+def _idempotent(request, respond) -> Response:
+    """Answer a POST that changes the ledger once per ``Idempotency-Key``."""
+    key = request.headers.get("Idempotency-Key")
+    if not key:
+        raise IdempotencyKeyRequired()
+    if len(key) > 255:
+        raise InvalidParameter("Idempotency-Key", "Idempotency-Key: at most 255 characters")
+    status, body = idempotent(
+        customer=request.user,
+        key=key,
+        fingerprint=fingerprint(request.method, request.path, request.data),
+        respond=respond,
+    )
+    return Response(body, status=status)
+
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key", str, OpenApiParameter.HEADER, required=True,
+    description="client-chosen, 1-255 characters: the same key and body answer once",
+)  # fmt: skip
+TRANSFER_STATUSES = [choice for choice, _ in Transfer.Status.choices]
+
+
+class TransferListView(APIView):
+    @extend_schema(
+        operation_id="transfers_list",
+        parameters=[*PAGE_PARAMETERS, OpenApiParameter("status", str, enum=TRANSFER_STATUSES)],
+        responses={200: TransferListItemSerializer(many=True), **errors(400)},
+    )
+    def get(self, request):
+        page = page_from(request)
+        status = _status_param(request, TRANSFER_STATUSES)
+        total, transfers = selectors.transfer_list(customer=request.user, page=page, status=status)
+        return Response(with_total(total, TransferSerializer(transfers, many=True).data))
+
+    @extend_schema(
+        operation_id="transfers_create",
+        parameters=[IDEMPOTENCY_KEY],
+        request=TransferRequestSerializer,
+        responses={
+            201: TransferSerializer,
+            **errors(
+                400,
+                404,
+                409,
+                e400="a missing or malformed field (param names it), no Idempotency-Key",
+                e404="unknown_account: `to` names no account; not_found: an unknown source",
+                e409="insufficient_holdings, or idempotency_key_reused",
+                e405="anything but GET and POST",
+            ),
+        },
+    )
+    def post(self, request):
+        def respond():
+            asked = valid_input(TransferRequestSerializer(data=request.data))
+            created = transfer_create(
+                customer=request.user,
+                to=asked["to"],
+                quantity=asked.get("quantity"),
+                source_id=_held_source_id(request, asked.get("source")),
+                serials=asked.get("recs"),
+            )
+            shown = selectors.transfer_get(customer=request.user, transfer_id=str(created.pk))
+            return 201, TransferSerializer(shown).data
+
+        return _idempotent(request, respond)
+
+
+def _transfer(request, transfer_id: str) -> Transfer:
+    try:
+        return selectors.transfer_get(customer=request.user, transfer_id=transfer_id)
+    except Transfer.DoesNotExist:
+        raise NotFound(f"No transfer {transfer_id!r}.") from None
+
+
+TRANSFER_ID = OpenApiParameter("transfer_id", int, OpenApiParameter.PATH)
+
+
+class TransferDetailView(APIView):
+    @extend_schema(
+        operation_id="transfers_detail",
+        parameters=[TRANSFER_ID],
+        responses={200: TransferSerializer, **errors(404)},
+    )
+    def get(self, request, transfer_id: str):
+        return Response(TransferSerializer(_transfer(request, transfer_id)).data)
+
+
+class TransferAnswerView(APIView):
+    """accept and reject (the receiver), recall (the sender)."""
+
+    answer = ""
+
+    @extend_schema(
+        parameters=[TRANSFER_ID],
+        request=None,
+        responses={
+            200: TransferSerializer,
+            **errors(
+                403,
+                404,
+                409,
+                e403="accept or reject by the sender, recall by the receiver",
+                e409="transfer_not_pending: answered already",
+                e405="anything but POST",
+            ),
+        },
+    )
+    def post(self, request, transfer_id: str):
+        transfer = _transfer(request, transfer_id)
+        transfer_answer(customer=request.user, transfer=transfer, answer=self.answer)
+        return Response(TransferSerializer(_transfer(request, transfer_id)).data)

@@ -145,6 +145,14 @@ def anchor_recs() -> None:
         _send_and_confirm(blocks, True)
 
 
+def rec_row(source: Source, **fields) -> Rec:
+    """A bare REC row (no transactions): only to show what the database refuses."""
+    return Rec.objects.create(
+        **{"customer": source.customer, "source": source, "production_start": T0,
+           "production_end": T0, **fields}
+    )  # fmt: skip
+
+
 def assert_ledger_verified() -> None:
     """What verify_ledger checks holds for everything the test built."""
     with node_calls_in_the_test_transaction():

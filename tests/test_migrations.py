@@ -101,7 +101,13 @@ def test_a_populated_ledger_migrates_forward_with_every_rec_as_it_was():
     moved = new.get_model("chain", "LedgerBlock").objects.get(pk=block.pk)
     assert (moved.kind, moved.last_leaf_id) == ("attributions", 2)
     # Later migrations: the REC got its serial, the customer its account.
-    assert new.get_model("recs", "Rec").objects.get(pk=rec.pk).serial == 1
+    migrated = new.get_model("recs", "Rec").objects.get(pk=rec.pk)
+    assert migrated.serial == 1
+    # ... and the first and last hour of its energy.
+    assert (migrated.production_start.isoformat(), migrated.production_end.isoformat()) == (
+        "2019-03-15T00:00:00+00:00",
+        "2019-03-15T01:00:00+00:00",
+    )
     assert issuance.rec_count == 1
     assert new.get_model("recs", "Account").objects.filter(customer_id=customer.pk).exists()
 

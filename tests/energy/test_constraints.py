@@ -10,7 +10,15 @@ from django.db import IntegrityError, transaction
 from core.units import MWH
 from energy.models import Attribution, Source
 from recs.models import Numbering, Rec, Remainder, Span
-from tests.factories import T0, CustomerFactory, SourceFactory, append, issue, mark_processed
+from tests.factories import (
+    T0,
+    CustomerFactory,
+    SourceFactory,
+    append,
+    issue,
+    mark_processed,
+    rec_row,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -72,9 +80,8 @@ def bare_rec(source) -> Rec:
     numbering, _ = Numbering.objects.get_or_create(customer=source.customer)
     numbering.rec_count += 1
     numbering.save()
-    return Rec.objects.create(
-        customer=source.customer,
-        source=source,
+    return rec_row(
+        source,
         seq=numbering.rec_count,
         serial=Rec.objects.filter(source=source).count() + 1,
     )
@@ -164,25 +171,18 @@ def test_a_remainder_opens_a_rec_with_processed_energy_of_its_source(source):
 
 
 def test_a_rec_is_exactly_one_mwh(source):
-    refused(
-        lambda: Rec.objects.create(
-            customer=source.customer, source=source, seq=1, serial=1, value=MWH - 1
-        )
-    )
-    refused(lambda: Rec.objects.create(customer=source.customer, source=source, seq=0, serial=1))
-    refused(lambda: Rec.objects.create(customer=source.customer, source=source, seq=1, serial=0))
-    refused(
-        lambda: Rec.objects.create(
-            customer=source.customer, source=source, seq=1, serial=1, state="Processed"
-        )
-    )
+    refused(lambda: rec_row(source, seq=1, serial=1, value=MWH - 1))
+    refused(lambda: rec_row(source, seq=0, serial=1))
+    refused(lambda: rec_row(source, seq=1, serial=0))
+    refused(lambda: rec_row(source, seq=1, serial=1, production_end=T0 - dt.timedelta(hours=1)))
+    refused(lambda: rec_row(source, seq=1, serial=1, state="Processed"))
 
 
 def test_recs_are_unique_per_customer_position_and_source_serial(source):
-    Rec.objects.create(customer=source.customer, source=source, seq=1, serial=1)
+    rec_row(source, seq=1, serial=1)
 
-    refused(lambda: Rec.objects.create(customer=source.customer, source=source, seq=1, serial=2))
-    refused(lambda: Rec.objects.create(customer=source.customer, source=source, seq=2, serial=1))
+    refused(lambda: rec_row(source, seq=1, serial=2))
+    refused(lambda: rec_row(source, seq=2, serial=1))
 
 
 @pytest.mark.parametrize(

@@ -28,8 +28,9 @@ def ledger() -> dict:
     rows are drawn from sequences, which a rollback does not rewind)."""
     recs = {r.pk: (r.source_id, r.seq) for r in Rec.objects.all()}
     return {
-        "recs": sorted((*recs[pk], r.serial, r.customer_id, r.value, r.state) for pk, r in
-                       Rec.objects.in_bulk().items()),
+        "recs": sorted((*recs[pk], r.serial, r.customer_id, r.value, r.state,
+                        str(r.production_start), str(r.production_end))
+                       for pk, r in Rec.objects.in_bulk().items()),
         "spans": sorted((recs[s.rec_id], s.source_id, s.seq_first, s.seq_last, s.remainder)
                         for s in Span.objects.all()),
         "remainders": sorted((recs[o.rec_id], o.source_id, o.split_from_id, o.value, o.remainder,

@@ -23,6 +23,7 @@ from tests.factories import (
     append,
     assert_ledger_verified,
     mark_processed,
+    rec_row,
 )
 from tests.pushing import Miner, call, post
 
@@ -158,7 +159,7 @@ def test_the_database_refuses_a_span_over_a_held_hour(source):
     rows = append(source, [600_000_000, 500_000_000])
     quarantine(rows[1:])
     mark_processed(rows)
-    rec = Rec.objects.create(customer=source.customer, source=source, seq=1, serial=1)
+    rec = rec_row(source, seq=1, serial=1)
 
     with pytest.raises(IntegrityError), transaction.atomic():
         Span.objects.create(rec=rec, source=source, seq_first=1, seq_last=2)
