@@ -1,14 +1,20 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from energy.rpc import rpc
+from recs.pages import statement_page
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("v1", rpc, name="rpc"),
     path("api/v1/energy/", include("energy.urls")),
     path("api/v1/energy/", include("recs.urls")),
+    re_path(
+        r"^statements/(?P<statement_id>[A-Za-z0-9_-]{1,64})(?P<suffix>\.json|\.pdf)?$",
+        statement_page,
+        name="statement",
+    ),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]

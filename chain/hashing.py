@@ -41,6 +41,7 @@ def keccak(data: bytes) -> bytes:
 ATTRIBUTION_DOMAIN = keccak(b"cg.attribution.v1")
 ATTRIBUTION_DOMAIN_V2 = keccak(b"cg.attribution.v2")
 REC_DOMAIN = keccak(b"cg.rec.v1")
+RETIREMENT_DOMAIN = keccak(b"cg.retirement.v1")
 GENESIS = bytes(32)
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
@@ -102,6 +103,33 @@ def rec_leaf(client_id: str, members: list[tuple[bytes, int]]) -> bytes:
     parts = [REC_DOMAIN, bytes.fromhex(client_id[2:])]
     for leaf, amount in members:
         parts += [leaf, amount.to_bytes(32, "big")]
+    return keccak(b"".join(parts))
+
+
+def retirement_leaf(
+    *,
+    beneficiary: str,
+    purpose: str,
+    country: str,
+    period_start: dt.date,
+    period_end: dt.date,
+    recs: list[tuple[int, int, bytes]],
+) -> bytes:
+    """The leaf hash of a retirement: keccak-256 over its domain, keccak of the UTF-8
+    beneficiary and purpose, the country code's two ASCII bytes, the period's first
+    and last day (days since 1970-01-01), then each retired REC's source id, serial
+    and leaf, in source and serial order; integers as 32-byte big-endian words."""
+    epoch = dt.date(1970, 1, 1)
+    parts = [
+        RETIREMENT_DOMAIN,
+        keccak(beneficiary.encode()),
+        keccak(purpose.encode()),
+        country.encode("ascii"),
+        _word((period_start - epoch).days),
+        _word((period_end - epoch).days),
+    ]
+    for source_id, serial, leaf in recs:
+        parts += [_word(source_id), _word(serial), leaf]
     return keccak(b"".join(parts))
 
 

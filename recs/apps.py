@@ -43,10 +43,11 @@ class RecsConfig(AppConfig):
         from energy import certificates
         from energy.services import on_customer_created
         from recs.accounts import account_open
-        from recs.ledger import RecLeaves
+        from recs.ledger import RecLeaves, RetirementLeaves
         from recs.selectors import RecHolder
 
         leaves.register(RecLeaves())
+        leaves.register(RetirementLeaves())
         on_customer_created(lambda customer: account_open(customer=customer))
         certificates.register(RecHolder())
         lift, guard = sqlite_guards(APPEND_ONLY, FORWARD_ONLY)

@@ -5,15 +5,17 @@ its source and, in the REC's order, the leaf of the metered transaction each
 part of its energy comes from and the mWh taken from it.
 """
 
+from collections import defaultdict
 from collections.abc import Iterator
 
+from django.db.models import Q
 from django.utils import timezone
 
-from chain.hashing import rec_leaf
+from chain.hashing import rec_leaf, retirement_leaf
 from chain.leaves import Batch, mark_rows_sent, state_problem
 from chain.models import LedgerBlock
 from energy.models import State
-from recs.models import Rec
+from recs.models import Rec, Retirement, RetirementRange
 from recs.selectors import rec_members
 
 KIND = "recs"
@@ -75,3 +77,99 @@ class RecLeaves:
         from recs.audit import issuance_problems
 
         yield from issuance_problems()
+
+
+RETIREMENT_KIND = "retirements"
+
+
+def retired_recs(retirement_ids: list[int]) -> dict[int, list[tuple[int, int, str | None]]]:
+    """Each retirement's RECs as (source id, serial, REC hash or None while the REC is
+    not sealed and sent), in source and serial order: what its leaf covers."""
+    ranges = defaultdict(list)
+    for pk, source_id, first, last in RetirementRange.objects.filter(
+        retirement_id__in=retirement_ids
+    ).values_list("retirement_id", "source_id", "first", "last"):
+        ranges[pk].append((source_id, first, last))
+    found = {}
+    for pk, runs in ranges.items():
+        within = Q()
+        for source_id, first, last in runs:
+            within |= Q(source_id=source_id, serial__range=(first, last))
+        found[pk] = list(
+            Rec.objects.filter(within)
+            .order_by("source_id", "serial")
+            .values_list("source_id", "serial", "hash")
+        )
+    return found
+
+
+def retirement_leaf_of(retirement: Retirement, recs: list[tuple[int, int, str]]) -> bytes:
+    return retirement_leaf(
+        beneficiary=retirement.beneficiary,
+        purpose=retirement.purpose,
+        country=retirement.country,
+        period_start=retirement.period_start,
+        period_end=retirement.period_end,
+        recs=[(source_id, serial, bytes.fromhex(leaf)) for source_id, serial, leaf in recs],
+    )
+
+
+class RetirementLeaves:
+    """Retirements as leaves: sealed once every REC they retire has its hash (RECs are
+    sealed first), in id order, a waiting one holding back the ones after it."""
+
+    name = RETIREMENT_KIND
+
+    def unsealed(self, limit: int, after: LedgerBlock | None) -> Batch | None:
+        rows = Retirement.objects.filter(ledger_block__isnull=True)
+        if after is not None:
+            rows = rows.filter(id__gt=after.last_leaf_id)
+        taken = list(rows.order_by("id")[:limit])
+        recs = retired_recs([r.pk for r in taken])
+        ids, leaves = [], []
+        for retirement in taken:
+            members = recs.get(retirement.pk, [])
+            if any(leaf is None for *_, leaf in members):
+                break  # its RECs are sealed in the next rounds; the rest wait behind it
+            ids.append(retirement.pk)
+            leaves.append(retirement_leaf_of(retirement, members))
+        return Batch(ids=ids, leaves=leaves) if ids else None
+
+    def mark_sent(self, block: LedgerBlock) -> None:
+        mark_rows_sent("recs_retirement", block, State.PENDING)
+
+    def mark_confirmed(self, block: LedgerBlock, number: int, chain_hash: str) -> None:
+        now = timezone.now()
+        Retirement.objects.filter(ledger_block=block, state=State.PENDING).update(
+            state=State.PROCESSED, height=number, state_changed=now, modified=now
+        )
+
+    def check(self, block: LedgerBlock) -> Iterator[tuple[str | None, bytes]]:
+        sealed = block.leaf_list()
+        retirements = Retirement.objects.in_bulk([pk for pk, _ in sealed])
+        recs = retired_recs([pk for pk, _ in sealed])
+        height = block.ledger_height
+        for pk, leaf in sealed:
+            retirement = retirements.get(pk)
+            members = recs.get(pk, [])
+            if retirement is None:
+                yield f"block {height}: retirement {pk} is gone", leaf
+            elif (
+                any(h is None for *_, h in members)
+                or retirement_leaf_of(retirement, members) != leaf
+            ):
+                yield f"retirement {pk}: its claim and RECs no longer hash to {leaf.hex()}", leaf
+            elif block.rows_marked and (
+                retirement.hash != leaf.hex() or retirement.ledger_block_id != block.pk
+            ):
+                yield (
+                    f"retirement {pk}: its hash or block is not block {block.ledger_height}'s",
+                    leaf,
+                )
+            elif problem := state_problem(retirement, block, f"retirement {pk}"):
+                yield problem, leaf
+            else:
+                yield None, leaf
+
+    def problems(self) -> Iterator[str]:
+        return iter(())

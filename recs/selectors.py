@@ -1,19 +1,32 @@
 """Reads behind the REC endpoints, and the answer to energy's "which REC holds it"."""
 
 import bisect
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 
 from django.db import connection
 from django.db.models import Exists, Max, Min, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
+from django.utils.dateparse import parse_datetime
 
 from chain.selectors import leaf_proof
 from core.paging import Page, newest_first, path_id
 from energy.certificates import Held
 from energy.models import Attribution, Customer, Source
 from energy.selectors import source_find
-from recs.models import Account, Bundle, Numbering, Rec, Remainder, Span, Transfer, TransferRange
+from recs.models import (
+    Account,
+    Bundle,
+    Numbering,
+    Rec,
+    Remainder,
+    Retirement,
+    RetirementRange,
+    Span,
+    Transfer,
+    TransferRange,
+)
 
 
 def rec_list(*, customer: Customer, page: Page) -> tuple[int, list[Rec]]:
@@ -152,25 +165,28 @@ class RecHolder:
             )"""
 
 
-def rec_members(rec_ids: list[int]) -> dict[int, list[tuple[str, int]]]:
+def rec_members(rec_ids: list[int], *, by: str = "hash") -> dict[int, list[tuple]]:
     """Each REC's (hash of the transaction its energy comes from, mWh taken), in REC
     order: the opening remainder's (from the transaction it was split off), then
-    its metered transactions'. What a REC's leaf covers and what the audit sums."""
-    members: dict[int, list[tuple[str, int]]] = defaultdict(list)
+    its metered transactions'. What a REC's leaf covers and what the audit sums.
+    ``by="effective_time"``: the hour of each part instead of its hash (a profile)."""
+    members: dict[int, list[tuple]] = defaultdict(list)
     if not rec_ids:
         return members
+    opener_origin = {"hash": "split_from__hash", "effective_time": "effective_time"}[by]
     openers = Remainder.objects.filter(rec_id__in=rec_ids).values_list(
-        "rec_id", "split_from__hash", "value", "remainder"
+        "rec_id", opener_origin, "value", "remainder"
     )
     for rec_id, origin, value, carried in openers:
         members[rec_id].append((origin, value - carried))
     attributions, spans = Attribution._meta.db_table, Span._meta.db_table
+    column = Attribution._meta.get_field(by)
     for start in range(0, len(rec_ids), 500):
         chunk = rec_ids[start : start + 500]
         with connection.cursor() as cursor:
             cursor.execute(
                 f"""
-                SELECT sp.rec_id, a.hash,
+                SELECT sp.rec_id, a.{column.column},
                        a.value - CASE WHEN a.seq = sp.seq_last THEN sp.remainder ELSE 0 END
                 FROM {spans} sp JOIN {attributions} a
                      ON a.source_id = sp.source_id AND a.seq >= sp.seq_first
@@ -181,6 +197,8 @@ def rec_members(rec_ids: list[int]) -> dict[int, list[tuple[str, int]]]:
                 chunk,
             )
             for rec_id, own, taken in cursor.fetchall():
+                if isinstance(own, str) and by == "effective_time":  # SQLite's text
+                    own = parse_datetime(own).replace(tzinfo=dt.UTC)
                 members[rec_id].append((own, taken))
     return members
 
@@ -321,3 +339,22 @@ def _with_ranges(owners: list, model, key: str) -> None:
         found[getattr(row, key)].append(row)
     for owner in owners:
         owner.range_list = found[owner.pk]
+
+
+def retirement_list(*, customer: Customer, page: Page) -> tuple[int, list[Retirement]]:
+    """The retirements of the customer's account, newest first."""
+    retirements = Retirement.objects.filter(account__customer=customer)
+    # Retirements of one account number in the thousands: count and OFFSET serve.
+    total = retirements.count()
+    rows = list(retirements.order_by("-id")[page.offset : page.offset + page.size])
+    _with_ranges(rows, RetirementRange, "retirement_id")
+    return total, rows
+
+
+def retirement_get(*, customer: Customer, retirement_id: str) -> Retirement:
+    """A retirement of the customer's account; Retirement.DoesNotExist for any other."""
+    if (pk := path_id(retirement_id)) is None:
+        raise Retirement.DoesNotExist(retirement_id)
+    retirement = Retirement.objects.get(pk=pk, account__customer=customer)
+    _with_ranges([retirement], RetirementRange, "retirement_id")
+    return retirement

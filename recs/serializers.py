@@ -1,14 +1,18 @@
 import re
 
+from django.urls import reverse
 from rest_framework import serializers
 
-from core.fields import TimestampField
+from core.fields import DegreesField, TimestampField
 from core.serializers import (
     LeafProofSerializer,
     PositiveIntegerField,
     RecSerializer,
     WireSerializer,
 )
+from core.units import mwh_text
+from core.wire import RawNumber, timestamp
+from energy.models import is_country
 
 
 class RecListItemSerializer(RecSerializer):
@@ -161,3 +165,123 @@ class TransferRequestSerializer(_PickSerializer):
 
     def validate_to(self, code: str) -> str:
         return code.strip().upper()  # codes are read out and typed: case is no matter
+
+
+class RetirementRequestSerializer(_PickSerializer):
+    """The body of POST /retirements."""
+
+    beneficiary = serializers.CharField(max_length=200)
+    purpose = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    country = serializers.CharField(max_length=2, min_length=2, help_text="where consumed")
+    period_start = serializers.DateField()
+    period_end = serializers.DateField()
+
+    def validate_country(self, code: str) -> str:
+        if not is_country(code.upper()):
+            raise serializers.ValidationError(f"{code!r} is not an ISO 3166-1 alpha-2 code")
+        return code.upper()
+
+    def validate(self, data: dict) -> dict:
+        if data["period_end"] < data["period_start"]:
+            raise serializers.ValidationError({"period_end": "is before period_start"})
+        return super().validate(data)
+
+
+class RetirementSerializer(WireSerializer):
+    """A retirement (cg-rec-lifecycle-api.md, Retirements), with where its hash stands."""
+
+    optional = frozenset({"purpose", "hash"})
+
+    id = serializers.IntegerField()
+    quantity = serializers.IntegerField()
+    bundles = RangeSerializer(source="range_list", many=True)
+    beneficiary = serializers.CharField()
+    purpose = serializers.CharField(required=False)
+    country = serializers.CharField()
+    period_start = serializers.DateField()
+    period_end = serializers.DateField()
+    created = TimestampField()
+    statement = serializers.SerializerMethodField()
+    # Beyond the spec: the anchoring of its hash, as a REC's.
+    state = serializers.CharField()
+    hash = serializers.CharField(required=False)
+
+    def get_statement(self, retirement) -> str:
+        path = reverse("statement", kwargs={"statement_id": retirement.statement})
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+
+class RetirementListItemSerializer(RetirementSerializer):
+    total = serializers.IntegerField(help_text="number of retirements of the account")
+
+
+class StatementSourceSerializer(HoldingSourceSerializer):
+    optional = HoldingSourceSerializer.optional | {"latitude", "longitude"}
+
+    latitude = DegreesField(required=False)
+    longitude = DegreesField(required=False)
+
+
+class StatementRangeSerializer(RangeSerializer):
+    source = StatementSourceSerializer()
+    production_start = TimestampField()
+    production_end = TimestampField()
+
+
+class StatementRecSerializer(WireSerializer):
+    optional = frozenset({"hash", "anchor"})
+
+    serial = serializers.CharField(source="serial_number")
+    id = serializers.IntegerField()
+    hash = serializers.CharField(required=False)
+    state = serializers.CharField()
+    production_start = TimestampField()
+    production_end = TimestampField()
+    anchor = serializers.DictField(source="proof", required=False)
+
+
+def statement_data(statement, url: str) -> dict:
+    """The JSON of a public statement (cg-rec-lifecycle-api.md, Public statements)."""
+    r = statement.retirement
+    retirement = {
+        "id": r.pk,
+        "account": r.account.code,
+        "holder": r.account.customer.name,
+        "beneficiary": r.beneficiary,
+        "purpose": r.purpose,
+        "country": r.country,
+        "period_start": r.period_start.isoformat(),
+        "period_end": r.period_end.isoformat(),
+        "quantity": r.quantity,
+        "created": timestamp(r.created),
+        "state": r.state,
+    }
+    if r.hash:
+        retirement["hash"] = r.hash
+    return {
+        "statement": r.statement,
+        "url": url,
+        "retirement": retirement,
+        # What the retirement's leaf is computed from (chain.hashing.retirement_leaf).
+        "leaf_fields": {
+            "beneficiary": r.beneficiary,
+            "purpose": r.purpose,
+            "country": r.country,
+            "period_start": r.period_start.isoformat(),
+            "period_end": r.period_end.isoformat(),
+            "recs": [
+                {"source": rec.source_id, "serial": rec.serial, "leaf": "0x" + rec.hash}
+                for rec in statement.recs
+                if rec.hash
+            ],
+        },
+        "anchor": statement.proof,
+        "bundles": StatementRangeSerializer(statement.ranges, many=True).data,
+        "recs": StatementRecSerializer(statement.recs, many=True).data,
+        # MWh as exact decimals, as everywhere on the wire: they sum to the quantity.
+        "hourly": [
+            {"hour": timestamp(hour), "energy": RawNumber(mwh_text(mwh))}
+            for hour, mwh in statement.hourly
+        ],
+    }

@@ -8,6 +8,12 @@ urlpatterns = [
     path("recs", views.RecListView.as_view(), name="recs"),
     path("recs/<str:rec_id>", views.RecDetailView.as_view(), name="rec"),
     path("recs/<str:rec_id>/proof", views.RecProofView.as_view(), name="rec_proof"),
+    path("retirements", views.RetirementListView.as_view(), name="retirements"),
+    path(
+        "retirements/<str:retirement_id>",
+        views.RetirementDetailView.as_view(),
+        name="retirement",
+    ),
     path("transfers", views.TransferListView.as_view(), name="transfers"),
     path("transfers/<str:transfer_id>", views.TransferDetailView.as_view(), name="transfer"),
     *(

@@ -11,7 +11,8 @@ from energy.serializers import RecTransactionSerializer
 from recs import selectors
 from recs.accounts import account_summary
 from recs.idempotency import fingerprint, idempotent
-from recs.models import Bundle, Rec, Transfer
+from recs.models import Bundle, Rec, Retirement, Transfer
+from recs.retirements import retirement_create
 from recs.serializers import (
     AccountSerializer,
     HoldingListItemSerializer,
@@ -20,6 +21,9 @@ from recs.serializers import (
     RecListItemSerializer,
     RecProofSerializer,
     RecSerializer,
+    RetirementListItemSerializer,
+    RetirementRequestSerializer,
+    RetirementSerializer,
     TransferListItemSerializer,
     TransferRequestSerializer,
     TransferSerializer,
@@ -249,3 +253,67 @@ class TransferAnswerView(APIView):
         transfer = _transfer(request, transfer_id)
         transfer_answer(customer=request.user, transfer=transfer, answer=self.answer)
         return Response(TransferSerializer(_transfer(request, transfer_id)).data)
+
+
+class RetirementListView(APIView):
+    @extend_schema(
+        operation_id="retirements_list",
+        parameters=PAGE_PARAMETERS,
+        responses={200: RetirementListItemSerializer(many=True), **errors(400)},
+    )
+    def get(self, request):
+        page = page_from(request)
+        total, retirements = selectors.retirement_list(customer=request.user, page=page)
+        shown = RetirementSerializer(retirements, many=True, context={"request": request})
+        return Response(with_total(total, shown.data))
+
+    @extend_schema(
+        operation_id="retirements_create",
+        parameters=[IDEMPOTENCY_KEY],
+        request=RetirementRequestSerializer,
+        responses={
+            201: RetirementSerializer,
+            **errors(
+                400, 404, 409,
+                e400="a missing or malformed field (param names it), no Idempotency-Key",
+                e404="not_found: an unknown source",
+                e409="insufficient_holdings (eligible under the vintage rule), or "
+                "idempotency_key_reused",
+                e405="anything but GET and POST",
+            ),
+        },
+    )  # fmt: skip
+    def post(self, request):
+        def respond():
+            asked = valid_input(RetirementRequestSerializer(data=request.data))
+            created = retirement_create(
+                customer=request.user,
+                beneficiary=asked["beneficiary"],
+                purpose=asked["purpose"],
+                country=asked["country"],
+                period_start=asked["period_start"],
+                period_end=asked["period_end"],
+                quantity=asked.get("quantity"),
+                source_id=_held_source_id(request, asked.get("source")),
+                serials=asked.get("recs"),
+            )
+            shown = selectors.retirement_get(customer=request.user, retirement_id=str(created.pk))
+            return 201, RetirementSerializer(shown, context={"request": request}).data
+
+        return _idempotent(request, respond)
+
+
+class RetirementDetailView(APIView):
+    @extend_schema(
+        operation_id="retirements_detail",
+        parameters=[OpenApiParameter("retirement_id", int, OpenApiParameter.PATH)],
+        responses={200: RetirementSerializer, **errors(404)},
+    )
+    def get(self, request, retirement_id: str):
+        try:
+            retirement = selectors.retirement_get(
+                customer=request.user, retirement_id=retirement_id
+            )
+        except Retirement.DoesNotExist:
+            raise NotFound(f"No retirement {retirement_id!r}.") from None
+        return Response(RetirementSerializer(retirement, context={"request": request}).data)
