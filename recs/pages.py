@@ -86,7 +86,7 @@ def profile_svg(statement: Statement) -> str:
         f'<polygon points="0,{height} {path} {width},{height}" />'
         f'<line x1="0" y1="{height}" x2="{width}" y2="{height}" class="axis"/>'
         f'<line x1="0" y1="0" x2="0" y2="{height}" class="axis"/>'
-        f'<text x="-6" y="8" text-anchor="end">{mwh_text(top)}</text>'
+        f'<text x="-6" y="8" text-anchor="end">{mwh_text(top)} MWh</text>'
         f'<text x="-6" y="{height}" text-anchor="end">0 MWh</text>'
         f'<text x="0" y="{height + 20}">{first:%Y-%m-%d %H:00} UTC</text>'
         f'<text x="{width}" y="{height + 20}" text-anchor="end">{last:%Y-%m-%d %H:00} UTC</text>'
