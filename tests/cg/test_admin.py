@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from energy.models import ApiToken, Attribution, Customer, Source
 from recs.selectors import rec_transactions
-from tests.factories import SourceFactory, append, issue, mark_processed
+from tests.factories import CustomerFactory, SourceFactory, append, issue, mark_processed
 
 pytestmark = pytest.mark.django_db
 
@@ -232,3 +232,55 @@ def test_operator_actions_are_in_the_admin_log(admin_client, customer, source):
         (str(token), f"Revoked API token {token.prefix}…"),
         (str(source), "Issue RECs now: 0 REC(s) issued"),
     ]
+
+
+@pytest.fixture
+def lifecycle(client_for, source):
+    """RECs 1..4 issued; 2..3 sent to a buyer who accepted; 1 retired by the seller."""
+    mark_processed(append(source, [10**9] * 4))
+    issue(source, anchor=False)
+    seller, buyer = client_for(source.customer), client_for(CustomerFactory(name="Buyer"))
+    to = buyer.get("/api/v1/energy/account").json()["account"]
+    serials = [f"{source.pk}-2", f"{source.pk}-3"]
+    sent = seller.post(
+        "/api/v1/energy/transfers", {"to": to, "recs": serials}, format="json",
+        HTTP_IDEMPOTENCY_KEY="t",
+    ).json()  # fmt: skip
+    buyer.post(f"/api/v1/energy/transfers/{sent['id']}/accept")
+    retired = seller.post(
+        "/api/v1/energy/retirements",
+        {"beneficiary": "Acme Bakery", "country": "US", "period_start": "2019-03-15",
+         "period_end": "2019-03-15", "recs": [f"{source.pk}-1"]},
+        format="json", HTTP_IDEMPOTENCY_KEY="r",
+    ).json()  # fmt: skip
+    return source, sent, retired
+
+
+@pytest.mark.parametrize("model", ["account", "bundle", "transfer", "retirement"])
+def test_the_lifecycle_pages_render_read_only(admin_client, lifecycle, model):
+    listing = admin_client.get(reverse(f"admin:recs_{model}_changelist"))
+    add = admin_client.get(reverse(f"admin:recs_{model}_add"))
+
+    assert listing.status_code == 200
+    assert add.status_code == 403
+
+
+def test_an_operator_finds_every_holder_of_a_rec_and_every_retirement_of_a_source(
+    admin_client, lifecycle
+):
+    source, sent, _ = lifecycle
+
+    holders = admin_client.get(reverse("admin:recs_bundle_changelist"), {"q": f"{source.pk}-3"})
+    of_source = admin_client.get(
+        reverse("admin:recs_retirement_changelist"), {"source": source.pk}
+    ).content.decode()
+    by_serial = admin_client.get(
+        reverse("admin:recs_retirement_changelist"), {"q": f"{source.pk}-1"}
+    ).content.decode()
+    transfer_page = admin_client.get(reverse("admin:recs_transfer_change", args=[sent["id"]]))
+
+    assert "Buyer" in holders.content.decode()
+    assert f"{source.pk}-2..{source.pk}-3" in holders.content.decode()
+    assert "Acme Bakery" in of_source and "Acme Bakery" in by_serial
+    assert transfer_page.status_code == 200
+    assert 'name="_save"' not in transfer_page.content.decode()
