@@ -47,9 +47,13 @@ class Command(BaseCommand):
         self.stdout.write(f"empty database: loading {days} days of demo data (manage.py simulate)")
         call_command("simulate", days=days, stdout=out)
         lines = out.getvalue().strip().splitlines()
-        self.stdout.write("\n".join(lines[:-2]))
         token = lines[-1]
-        base = f"http://{host}:{port}/api/v1/energy"
+        buyer = next((line.split()[-1] for line in lines if line.startswith("buyer token:")), None)
+        statement = next((line.split()[-1] for line in lines if "statement /statements/" in line),
+                         None)  # fmt: skip
+        self.stdout.write("\n".join(line for line in lines[:-2] if "token" not in line))
+        site = f"http://{host}:{port}"
+        base = f"{site}/api/v1/energy"
         self.stdout.write(
             "\nTry it (the demo customer's token, shown only now):\n"
             f'  curl -H "Authorization: Bearer {token}" "{base}/sources"\n'
@@ -57,6 +61,12 @@ class Command(BaseCommand):
             f'  curl -H "Authorization: Bearer {token}" '
             f'"{base}/attributions/sunny-hill-array-a?per_page=5"\n'
         )
+        if buyer and statement:
+            self.stdout.write(
+                "The buyer's retirement (its token, shown only now) and public statement:\n"
+                f'  curl -H "Authorization: Bearer {buyer}" "{base}/retirements"\n'
+                f"  {site}{statement}  (open it in a browser; .json and .pdf too)\n"
+            )
 
     def _local_chain(self):
         """Embedded mode anchors on a local anvil node that keeps its chain under var/.

@@ -7,6 +7,7 @@ import random
 import uuid
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db.models import Sum
 from django.test import Client
 from eth_keys import KeyAPI
 from eth_utils import keccak
@@ -15,9 +16,16 @@ from cg.pipeline import run_until_idle
 from energy.ingestion import Push, Sample, pogg_sign, pushes_store
 from energy.models import Customer, Report, Source
 from energy.services import customer_create, source_create
-from recs.models import Rec
+from recs.accounts import account_open
+from recs.models import Bundle, Rec, Retirement
+from recs.retirements import retirement_create
+from recs.transfers import transfer_answer, transfer_create
 
 DEMO_CUSTOMER = "Demo Energy"
+# The second customer of the demo: it buys RECs and retires some for a beneficiary.
+BUYER = "Acme Bakery Co-op"
+BENEFICIARY = "Acme Bakery Ltd"
+BOUGHT = 10
 # (external id, name, capacity W): the big array makes hours of more than 1 MWh.
 METERS = [
     ("sunny-hill-array-a", "Sunny Hill - Array A", 5_000_000),
@@ -67,9 +75,42 @@ class Command(BaseCommand):
         customer.refresh_from_db()
         recs = Rec.objects.filter(customer=customer).count()
         self.stdout.write(f"demo ready: {recs} RECs for {DEMO_CUSTOMER}")
+        self._buyer_retires(customer, meters[0][0], start.date(), end.date())
+        run_until_idle(progress)  # the retirement's hash, anchored after its RECs
         if token:
             self.stdout.write("API token of the demo customer, shown only now:")
             self.stdout.write(token)
+
+    def _buyer_retires(self, seller: Customer, source: Source, first: dt.date, last: dt.date):
+        """A second customer buys RECs of the big array from the demo customer (a transfer
+        it accepts) and retires some of them for a named beneficiary: the statement."""
+        buyer = Customer.objects.filter(name=BUYER).first()
+        if buyer is None:
+            buyer, buyer_token = customer_create(name=BUYER)
+            held = Bundle.objects.filter(
+                account__customer=seller, source=source, status=Bundle.Status.ACTIVE
+            ).aggregate(n=Sum("quantity"))["n"]
+            if not held:
+                self.stdout.write("no RECs to sell yet: no retirement in this demo")
+                return
+            bought = min(BOUGHT, held)
+            sent = transfer_create(
+                customer=seller, to=account_open(customer=buyer).code, quantity=bought,
+                source_id=source.pk,
+            )  # fmt: skip
+            transfer_answer(customer=buyer, transfer=sent, answer="accept")
+            retirement_create(
+                customer=buyer, beneficiary=BENEFICIARY, purpose="Scope 2, market-based",
+                country="ES", period_start=first, period_end=last,
+                quantity=max(1, bought // 2), source_id=source.pk,
+            )  # fmt: skip
+            self.stdout.write(f"buyer token: {buyer_token}")
+        retirement = Retirement.objects.filter(account__customer=buyer).order_by("pk").first()
+        if retirement is not None:
+            self.stdout.write(
+                f"{BUYER} bought RECs and retired {retirement.quantity} for "
+                f"{retirement.beneficiary}: statement /statements/{retirement.statement}"
+            )
 
     def _customer(self) -> tuple[Customer, str | None]:
         existing = Customer.objects.filter(name=DEMO_CUSTOMER).first()
