@@ -41,9 +41,10 @@ def recs_written_alone() -> float:
         offset = cursor.fetchone()[0]
         t0 = time.perf_counter()
         cursor.execute(
-            "INSERT INTO recs_rec (customer_id, source_id, seq, serial, value, state, created,"
-            " modified) SELECT customer_id, source_id, seq + %s, serial + %s, value, 'New',"
-            " now(), now() FROM recs_rec",
+            "INSERT INTO recs_rec (customer_id, source_id, seq, serial, value, state,"
+            " production_start, production_end, created, modified)"
+            " SELECT customer_id, source_id, seq + %s, serial + %s, value, 'New',"
+            " production_start, production_end, now(), now() FROM recs_rec",
             [offset, offset],
         )
         elapsed = time.perf_counter() - t0

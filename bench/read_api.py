@@ -48,13 +48,15 @@ def load(count: int, per_rec: int) -> tuple[str, object]:
     with transaction.atomic(), connection.cursor() as cursor:
         with cursor.copy(
             "COPY recs_rec (customer_id, source_id, seq, serial, value, state, state_changed,"
-            " hash, height, created, modified) FROM STDIN"
+            " hash, height, production_start, production_end, created, modified) FROM STDIN"
         ) as copy:
             for seq in range(1, rec_total + 1):
                 digest = hashlib.sha256(b"rec%d" % seq).hexdigest()
+                hours = (start + dt.timedelta(hours=(seq - 1) * per_rec),
+                         start + dt.timedelta(hours=seq * per_rec - 1))  # fmt: skip
                 copy.write_row(
-                    (customer.pk, source.pk, seq, seq, MWH, "Processed", now, digest, seq, now,
-                     now)
+                    (customer.pk, source.pk, seq, seq, MWH, "Processed", now, digest, seq,
+                     *hours, now, now)
                 )  # fmt: skip
         Numbering.objects.create(customer=customer, rec_count=rec_total)
         cursor.execute("SELECT min(id) FROM recs_rec")

@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.errors import InvalidParameter
@@ -85,6 +86,7 @@ def valid_input(serializer: serializers.Serializer) -> dict:
     raise InvalidParameter(param, f"{param}: {message}")
 
 
+@extend_schema_field({"type": "integer", "minimum": 1})
 class PositiveIntegerField(serializers.Field):
     """A JSON integer >= 1: not a string, a float or a boolean (1 REC = 1 MWh is whole)."""
 

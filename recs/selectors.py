@@ -246,12 +246,15 @@ def holding_list(
         bundles = bundles.filter(status=status)
     # An account holds bundles in the thousands, not millions: count and OFFSET serve.
     total = bundles.count()
-    rows = list(
-        with_production(bundles.select_related("source")).order_by("source_id", "first")[
+    # The page's ids first: the production hours are then read for its rows only, not
+    # for every row the OFFSET skips.
+    ids = list(
+        bundles.order_by("source_id", "first").values_list("pk", flat=True)[
             page.offset : page.offset + page.size
         ]
     )
-    return total, rows
+    shown = Bundle.objects.filter(pk__in=ids).select_related("source")
+    return total, list(with_production(shown).order_by("source_id", "first"))
 
 
 def with_production(ranges: QuerySet) -> QuerySet:

@@ -1,6 +1,7 @@
 import re
 
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.fields import DegreesField, TimestampField
@@ -128,6 +129,7 @@ _SERIAL = re.compile(r"[1-9][0-9]{0,17}-[1-9][0-9]{0,17}")
 MAX_NAMED = 10_000
 
 
+@extend_schema_field({"type": "string", "pattern": "^[1-9][0-9]*-[1-9][0-9]*$", "example": "12-41"})
 class SerialField(serializers.Field):
     """``<source id>-<n>``, as a (source id, n) pair."""
 

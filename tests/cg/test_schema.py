@@ -21,6 +21,13 @@ def test_the_openapi_schema_describes_every_endpoint():
         "/api/v1/energy/recs",
         "/api/v1/energy/recs/{rec_id}",
         "/api/v1/energy/recs/{rec_id}/proof",
+        "/api/v1/energy/transfers",
+        "/api/v1/energy/transfers/{transfer_id}",
+        "/api/v1/energy/transfers/{transfer_id}/accept",
+        "/api/v1/energy/transfers/{transfer_id}/reject",
+        "/api/v1/energy/transfers/{transfer_id}/recall",
+        "/api/v1/energy/retirements",
+        "/api/v1/energy/retirements/{retirement_id}",
     }
     attribution = schema["components"]["schemas"]["AttributionListItem"]["properties"]
     assert attribution["value"]["type"] == "number"
@@ -43,14 +50,25 @@ def test_the_schema_is_valid_openapi_and_documents_every_error():
     validate(schema)  # raises on any departure from the OpenAPI 3 specification
 
     for path, item in schema["paths"].items():
-        responses = item["get"]["responses"]
-        assert {"200", "401", "405"} <= set(responses), path
-        if "{" in path:
-            assert "404" in responses, path
-        for status, response in responses.items():
-            if status != "200":
-                content = response["content"]["application/json"]["schema"]
-                assert content == {"$ref": "#/components/schemas/Error"}, (path, status)
+        for method, operation in item.items():
+            responses = operation["responses"]
+            answer = path.endswith(("accept", "reject", "recall"))
+            ok = "201" if method == "post" and not answer else "200"
+            assert {ok, "401", "405"} <= set(responses), (path, method)
+            if "{" in path:
+                assert "404" in responses, path
+            for status, response in responses.items():
+                if status != ok:
+                    content = response["content"]["application/json"]["schema"]
+                    assert content == {"$ref": "#/components/schemas/Error"}, (path, status)
+    creating = schema["paths"]["/api/v1/energy/retirements"]["post"]
+    assert {"name": "Idempotency-Key", "in": "header", "required": True}.items() <= (
+        creating["parameters"][0].items()
+    )
+    body = creating["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    fields = schema["components"]["schemas"][body.rsplit("/", 1)[1]]["properties"]
+    assert fields["quantity"] == {"type": "integer", "minimum": 1}
+    assert fields["recs"]["items"]["example"] == "12-41"
     parameters = {p["name"]: p for p in schema["paths"]["/api/v1/energy/recs"]["get"]["parameters"]}
     assert parameters["per_page"]["schema"] | {"default": 25} == {
         "type": "integer", "minimum": 1, "maximum": 1000, "default": 25
