@@ -40,14 +40,15 @@ def spread(issuer, accounts: list, operations: int, rng: random.Random) -> dict:
 
     holders = [issuer]
     done = {"transfers": 0, "retirements": 0, "refused": 0}
-    for _ in range(operations):
+    while done["transfers"] + done["retirements"] < operations:
         sender = rng.choice(holders)
         held = list(
             Bundle.objects.filter(account__customer=sender, status="active").values_list(
                 "source_id", "quantity"
             )[:50]
         )
-        if not held:
+        if not held:  # it gave or retired all it had
+            holders.remove(sender)
             continue
         source_id, quantity = rng.choice(held)  # at most what one bundle holds: few refusals
         try:

@@ -181,44 +181,70 @@ class Holder:
 
 
 def runs_move(wanted: list[Run], *, origin: Holder, to: Holder) -> None:
-    """Move each run, held whole by ``origin``, to ``to``: the bundles it lies in are
-    cut around it, and it joins ``to``'s bundles that it meets."""
-    for run in wanted:
-        around = list(
-            origin.bundles().filter(
-                source_id=run.source_id, last__gte=run.first, first__lte=run.last
-            )
-        )
-        covered = sum(min(b.last, run.last) - max(b.first, run.first) + 1 for b in around)
-        if covered != run.quantity:  # the callers checked: a bug or a racing writer
-            raise InsufficientHoldings(f"serials {run} are not all held as asked")
-        pieces = [
-            Bundle(
-                account_id=b.account_id, source_id=b.source_id, status=b.status,
-                transfer_id=b.transfer_id, first=first, last=last,
-                quantity=last - first + 1,
-            )
-            for b in around
-            for first, last in ((b.first, run.first - 1), (run.last + 1, b.last))
-            if first <= last
-        ]  # fmt: skip
-        Bundle.objects.filter(pk__in=[b.pk for b in around]).delete()
-        Bundle.objects.bulk_create(pieces)
-        _join(run, to)
-
-
-def _join(run: Run, to: Holder) -> None:
-    """Give ``run`` to ``to``, as one bundle with the bundles of ``to`` it meets."""
-    meeting = list(
-        to.bundles().filter(Q(last=run.first - 1) | Q(first=run.last + 1), source_id=run.source_id)
+    """Move the runs, held whole by ``origin``, to ``to``: the bundles they lie in are
+    cut around them, and they join the bundles of ``to`` they meet. A handful of
+    statements however many runs: read the bundles touched, delete them, write what
+    replaces them."""
+    if not wanted:
+        return
+    spans = defaultdict(list)
+    for run in sorted(wanted):
+        spans[run.source_id].append(run)
+    around = list(origin.bundles().filter(_any(
+        Q(source_id=source_id, last__gte=runs[0].first, first__lte=runs[-1].last)
+        for source_id, runs in spans.items()
+    )))  # fmt: skip
+    pieces, covered = [], 0
+    for bundle in around:
+        left = [(bundle.first, bundle.last)]
+        for run in spans[bundle.source_id]:
+            if run.last < bundle.first or run.first > bundle.last:
+                continue
+            covered += min(bundle.last, run.last) - max(bundle.first, run.first) + 1
+            left = [
+                part
+                for first, last in left
+                for part in ((first, min(last, run.first - 1)), (max(first, run.last + 1), last))
+                if part[0] <= part[1]
+            ]
+        pieces += [_bundle(origin, bundle.source_id, first, last) for first, last in left]
+    if covered != sum(run.quantity for run in wanted):  # the callers checked: a bug or a race
+        raise InsufficientHoldings("the RECs asked are not all held as asked")
+    meeting = list(to.bundles().filter(_any(
+        Q(source_id=source_id, last__in=[r.first - 1 for r in runs])
+        | Q(source_id=source_id, first__in=[r.last + 1 for r in runs])
+        for source_id, runs in spans.items()
+    )))  # fmt: skip
+    joined = _merged([*wanted, *(Run(b.source_id, b.first, b.last) for b in meeting)])
+    Bundle.objects.filter(pk__in=[b.pk for b in around + meeting]).delete()
+    Bundle.objects.bulk_create(
+        pieces + [_bundle(to, run.source_id, run.first, run.last) for run in joined]
     )
-    first = min([run.first, *(b.first for b in meeting)])
-    last = max([run.last, *(b.last for b in meeting)])
-    Bundle.objects.filter(pk__in=[b.pk for b in meeting]).delete()
-    Bundle.objects.create(
-        account_id=to.account_id, source_id=run.source_id, status=to.status,
-        transfer_id=to.transfer_id, first=first, last=last, quantity=last - first + 1,
+
+
+def _any(conditions) -> Q:
+    found = Q()
+    for condition in conditions:
+        found |= condition
+    return found
+
+
+def _bundle(holder: Holder, source_id: int, first: int, last: int) -> Bundle:
+    return Bundle(
+        account_id=holder.account_id, source_id=source_id, status=holder.status,
+        transfer_id=holder.transfer_id, first=first, last=last, quantity=last - first + 1,
     )  # fmt: skip
+
+
+def _merged(found: list[Run]) -> list[Run]:
+    """Runs that meet, as one."""
+    out: list[Run] = []
+    for run in sorted(found):
+        if out and out[-1].source_id == run.source_id and out[-1].last + 1 == run.first:
+            out[-1] = Run(run.source_id, out[-1].first, run.last)
+        else:
+            out.append(run)
+    return out
 
 
 def holdings_issued(issued: list[tuple[int, int, int, int]]) -> None:
