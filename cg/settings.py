@@ -180,6 +180,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Beat writes each task's last run to the database as it sends it (not every 3 minutes):
+# a few rows a minute, and what its healthcheck (python -m cg.probe beat) and the
+# pipeline page read.
+CELERY_BEAT_SYNC_EVERY = 1
 
 API_MAX_PER_PAGE = env_int("API_MAX_PER_PAGE", 1000, minimum=1)
 
@@ -201,6 +205,10 @@ ANVIL_PORT = env_int("ANVIL_PORT", 8545, minimum=1)
 if ANCHOR_CONTRACT_ADDRESS and not re.fullmatch(r"0x[0-9a-fA-F]{40}", ANCHOR_CONTRACT_ADDRESS):
     raise ImproperlyConfigured("ANCHOR_CONTRACT_ADDRESS must be 0x followed by 40 hex digits")
 CHAIN_CONFIRMATIONS = env_int("CHAIN_CONFIRMATIONS", 1 if EMBEDDED else 12, minimum=1)
+# The chain the node must be on (/readyz); unset, the chain the ledger last anchored on.
+CHAIN_ID = env_int("CHAIN_ID", 0, minimum=0) or None
+# /readyz fails when the signing account cannot pay for this many anchoring transactions.
+READY_MIN_ANCHORS = env_int("READY_MIN_ANCHORS", 10, minimum=0)
 BLOCK_MAX_TXS = env_int("BLOCK_MAX_TXS", 10_000, minimum=1)
 CHAIN_GAS_LIMIT = env_int("CHAIN_GAS_LIMIT", 100_000, minimum=21_000)
 # Retries of a failed send wait 2, 4, 8... seconds, at most CHAIN_RETRY_MAX_SECONDS.

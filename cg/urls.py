@@ -2,11 +2,14 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from cg.health import healthz, readyz
 from energy.rpc import rpc
 from recs.pages import statement_page
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
     path("v1", rpc, name="rpc"),
     path("api/v1/energy/", include("energy.urls")),
     path("api/v1/energy/", include("recs.urls")),

@@ -111,7 +111,8 @@ def deploy_anchor(w3: Web3) -> str:
     return receipt["contractAddress"]
 
 
-def _local_chain() -> bool:
+def local_chain() -> bool:
+    """Whether the chain is a local one of embedded mode or the tests."""
     return settings.EMBEDDED or settings.WEB3_PROVIDER_URI == settings.IN_PROCESS_CHAIN
 
 
@@ -124,7 +125,7 @@ def known_anchor_contract() -> Contract | None:
     abi = anchor_artifact()["abi"]
     if settings.ANCHOR_CONTRACT_ADDRESS:
         return w3.eth.contract(address=settings.ANCHOR_CONTRACT_ADDRESS, abi=abi)
-    if not _local_chain():
+    if not local_chain():
         raise ImproperlyConfigured(
             "ANCHOR_CONTRACT_ADDRESS must be set (manage.py chain_deploy deploys one)"
         )

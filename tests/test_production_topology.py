@@ -4,6 +4,7 @@ scheduler) on PostgreSQL and Redis, and an anvil node; signed reports in, anchor
 
 import datetime as dt
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import redis
+import yaml
 from django.core.management import call_command
 from django.db import connection
 from django_celery_beat.models import PeriodicTask
@@ -38,6 +40,25 @@ def wait_for_port(port: int, process: subprocess.Popen) -> None:
         except OSError:
             time.sleep(0.2)
     raise AssertionError("gunicorn did not start")
+
+
+def compose_healthchecks() -> dict[str, list[str]]:
+    """Each service's healthcheck in docker/compose.yaml, as a command to run here (this
+    interpreter for ``python`` and ``celery``, a shell for CMD-SHELL as Docker does)."""
+    services = yaml.safe_load((ROOT / "docker" / "compose.yaml").read_text())["services"]
+    commands = {}
+    for name, service in services.items():
+        if "healthcheck" not in service:
+            continue
+        kind, *test = service["healthcheck"]["test"]
+        if kind == "CMD-SHELL":
+            line = test[0].replace("$$", "$")
+            line = line.replace("celery ", f"{sys.executable} -m celery ", 1)
+            commands[name] = ["sh", "-c", line]
+        else:
+            programs = {"python": [sys.executable], "celery": [sys.executable, "-m", "celery"]}
+            commands[name] = [*programs.get(test[0], [test[0]]), *test[1:]]
+    return commands
 
 
 def test_reports_pushed_to_the_production_processes_come_out_as_anchored_recs(settings, tmp_path):
@@ -137,6 +158,21 @@ def test_reports_pushed_to_the_production_processes_come_out_as_anchored_recs(se
         out = StringIO()
         call_command("verify_ledger", stdout=out)
         assert out.getvalue().splitlines()[-1].startswith("ledger verified")
+
+        # The compose file's healthchecks, run as Docker runs them, pass against these
+        # processes; the worker's fails once the worker is gone.
+        probe_env = env | {"PORT": str(port), "HOSTNAME": socket.gethostname()}
+        checks = compose_healthchecks()
+        for name in ("web", "worker", "beat"):
+            done = subprocess.run(checks[name], env=probe_env, cwd=ROOT, capture_output=True,
+                                  text=True, timeout=60)  # fmt: skip
+            assert done.returncode == 0, (name, done.stdout[-500:], done.stderr[-1500:])
+        worker = processes[2]
+        worker.terminate()
+        worker.wait(timeout=20)
+        done = subprocess.run(checks["worker"], env=probe_env, cwd=ROOT, capture_output=True,
+                              timeout=60)  # fmt: skip
+        assert done.returncode != 0
     finally:
         for process in reversed(processes):
             process.terminate()
