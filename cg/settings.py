@@ -8,6 +8,7 @@ Celery tasks executed in the calling process, a local chain. ``DATABASE_URL``
 has no default.
 """
 
+import ipaddress
 import re
 from pathlib import Path
 
@@ -76,6 +77,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "cg.metrics.RequestCounter",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -207,6 +209,13 @@ if ANCHOR_CONTRACT_ADDRESS and not re.fullmatch(r"0x[0-9a-fA-F]{40}", ANCHOR_CON
 CHAIN_CONFIRMATIONS = env_int("CHAIN_CONFIRMATIONS", 1 if EMBEDDED else 12, minimum=1)
 # The chain the node must be on (/readyz); unset, the chain the ledger last anchored on.
 CHAIN_ID = env_int("CHAIN_ID", 0, minimum=0) or None
+# /metrics: readable from these networks (loopback by default), or from anywhere with
+# METRICS_TOKEN as a bearer token when it is set.
+METRICS_ALLOWED_NETWORKS = [
+    ipaddress.ip_network(network)
+    for network in env_list("METRICS_ALLOWED_NETWORKS", ["127.0.0.0/8", "::1/128"])
+]
+METRICS_TOKEN = env_str("METRICS_TOKEN")
 # /readyz fails when the signing account cannot pay for this many anchoring transactions.
 READY_MIN_ANCHORS = env_int("READY_MIN_ANCHORS", 10, minimum=0)
 BLOCK_MAX_TXS = env_int("BLOCK_MAX_TXS", 10_000, minimum=1)

@@ -3,6 +3,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from cg.health import healthz, readyz
+from cg.metrics import metrics
 from energy.rpc import rpc
 from recs.pages import statement_page
 
@@ -10,6 +11,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    path("metrics", metrics, name="metrics"),
     path("v1", rpc, name="rpc"),
     path("api/v1/energy/", include("energy.urls")),
     path("api/v1/energy/", include("recs.urls")),

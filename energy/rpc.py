@@ -17,6 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 from energy import ingestion
 from energy.auth import customer_for_bearer
 from energy.ingestion import RpcError
+from energy.metrics import reports_answered
 
 log = logging.getLogger(__name__)
 
@@ -158,8 +159,17 @@ def _run(calls: list[Call], request) -> None:
             log.exception("JSON-RPC call %s failed", call.method)
             call.error = RpcError(-32603, "Internal error")
     pushing = [c for c in calls if c.push is not None]
-    if not pushing:
-        return
+    if pushing:
+        _store(pushing, now)
+    reports_answered(
+        (call.method, "accepted" if call.error is None else str(call.error.code),
+         len(call.push.samples) if call.push is not None else 0)
+        for call in calls
+        if call.method in SUCCESS
+    )  # fmt: skip
+
+
+def _store(pushing: list[Call], now: dt.datetime) -> None:
     try:
         outcomes = ingestion.pushes_store(
             [c.push for c in pushing], request_id=uuid.uuid4(), received=now
