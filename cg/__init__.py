@@ -9,6 +9,6 @@ if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     _host = socket.gethostname()
     values.ValueClass = values.MultiProcessValue(lambda: f"{_host}-{os.getpid()}")
 
-from cg.celery import app as celery_app  # noqa: E402
+from cg.celery import app as celery_app
 
 __all__ = ["celery_app"]

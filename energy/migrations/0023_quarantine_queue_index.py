@@ -4,15 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('chain', '0004_ledger_height'),
-        ('energy', '0022_sources_carry_certificate_attributes'),
+        ("chain", "0004_ledger_height"),
+        ("energy", "0022_sources_carry_certificate_attributes"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='attribution',
-            index=models.Index(condition=models.Q(('quality', 'quarantined')), fields=['effective_time', 'id'], name='energy_attr_quarantined'),
+            model_name="attribution",
+            index=models.Index(
+                condition=models.Q(("quality", "quarantined")),
+                fields=["effective_time", "id"],
+                name="energy_attr_quarantined",
+            ),
         ),
     ]
