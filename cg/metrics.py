@@ -25,9 +25,7 @@ import os
 import time
 
 from django.conf import settings
-from django.db.models import Count, Max, Sum
 from django.http import HttpResponse, JsonResponse
-from django.utils import timezone
 from django.views.decorators.http import require_safe
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -39,6 +37,8 @@ from prometheus_client import (
     multiprocess,
 )
 from prometheus_client.core import GaugeMetricFamily
+
+from cg.status import pipeline_status
 
 log = logging.getLogger(__name__)
 
@@ -62,65 +62,52 @@ class LedgerCollector:
         self._node: tuple[float, str | None, dict] = (0.0, None, {})
 
     def collect(self):
-        from chain.models import LedgerBlock
-        from energy.models import Attribution, Quality, Source
-        from recs.models import Issuance
-
-        now = timezone.now()
-        totals = Source.objects.aggregate(
-            new=Sum("new_number"), rec=Sum("rec_number"), without=Sum("without_rec_number")
-        )
-        unconfirmed = LedgerBlock.objects.exclude(status=LedgerBlock.Status.CONFIRMED)
-        pending_rows = (
-            unconfirmed.filter(kind="attributions", rows_marked=True).aggregate(n=Sum("count"))["n"]
-            or 0
-        )
+        status = pipeline_status()
         states = GaugeMetricFamily(
             "cg_attributions", "Metered attributions by anchoring state.", labels=["state"]
         )
-        states.add_metric(["New"], (totals["new"] or 0) - pending_rows)
-        states.add_metric(["Pending"], pending_rows)
-        states.add_metric(["Processed"], (totals["rec"] or 0) + (totals["without"] or 0))
+        for state, n in status.attributions.items():
+            states.add_metric([state], n)
         yield states
-
-        oldest_new = (
-            Attribution.objects.filter(ledger_block__isnull=True, value__gte=0)
-            .order_by("effective_time", "id")
-            .values_list("effective_time", flat=True)
-            .first()
+        blocks = GaugeMetricFamily("cg_ledger_blocks", "Ledger blocks by status.", ["status"])
+        for state, n in status.blocks.items():
+            blocks.add_metric([state], n)
+        yield blocks
+        backlog = GaugeMetricFamily(
+            "cg_stage_backlog", "What each stage has still to do (its unit).", ["stage", "unit"]
         )
+        lag = GaugeMetricFamily(
+            "cg_stage_lag_seconds", "How long the oldest of it has waited (0: none).", ["stage"]
+        )
+        for stage in status.stages:
+            backlog.add_metric([stage.name, stage.unit], stage.waiting)
+            waited = stage.lag(status.now)
+            lag.add_metric([stage.name], waited.total_seconds() if waited else 0)
+        yield backlog
+        yield lag
+        sealing = {stage.name: stage for stage in status.stages}["sealing"].lag(status.now)
         yield _gauge(
             "cg_attribution_oldest_new_age_seconds",
             "Age of the oldest generation hour not yet sealed into a ledger block (0: none).",
-            (now - oldest_new).total_seconds() if oldest_new else 0,
+            sealing.total_seconds() if sealing else 0,
         )
-        blocks = GaugeMetricFamily(
-            "cg_ledger_blocks", "Ledger blocks by status.", labels=["status"]
-        )
-        waiting = dict(
-            unconfirmed.order_by().values("status").annotate(n=Count("pk"))
-            .values_list("status", "n")
-        )  # fmt: skip
-        top = LedgerBlock.objects.aggregate(n=Max("ledger_height"))["n"] or 0
-        for status in (LedgerBlock.Status.SEALED, LedgerBlock.Status.SIGNED,
-                       LedgerBlock.Status.SENT):  # fmt: skip
-            blocks.add_metric([status], waiting.get(status, 0))
-        blocks.add_metric([LedgerBlock.Status.CONFIRMED], top - sum(waiting.values()))
-        yield blocks
-        oldest = unconfirmed.order_by("ledger_height").values_list("sealed_at", flat=True).first()
+        unconfirmed = [s.lag(status.now) for s in status.stages if s.unit == "blocks"]
+        oldest = max((waited for waited in unconfirmed if waited), default=None)
         yield _gauge(
             "cg_ledger_oldest_unconfirmed_age_seconds",
-            "Age of the oldest ledger block not yet confirmed on chain (0: none).",
-            (now - oldest).total_seconds() if oldest else 0,
+            "How long the oldest block not yet confirmed has waited at its stage: to be sent "
+            "since sealed, to be confirmed since sent (0: none).",
+            oldest.total_seconds() if oldest else 0,
         )
-        stuck = unconfirmed.exclude(last_error="").count()
         yield _gauge(
-            "cg_ledger_blocks_failing", "Unconfirmed blocks whose last send failed.", stuck
-        )
-        issued = Issuance.objects.aggregate(n=Sum("rec_count"))["n"] or 0
-        yield _gauge("cg_recs_issued", "RECs issued.", issued)
-        held = Attribution.objects.filter(quality=Quality.QUARANTINED).count()
-        yield _gauge("cg_quarantined_hours", "Hours held out of issuance for an operator.", held)
+            "cg_ledger_blocks_failing", "Unconfirmed blocks whose last send failed.",
+            status.blocks_failing,
+        )  # fmt: skip
+        yield _gauge("cg_recs_issued", "RECs issued.", status.recs_issued)
+        yield _gauge(
+            "cg_quarantined_hours", "Hours held out of issuance for an operator.",
+            status.quarantined,
+        )  # fmt: skip
         yield from self._chain()
 
     def _chain(self):

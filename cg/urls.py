@@ -4,10 +4,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from cg.health import healthz, readyz
 from cg.metrics import metrics
+from cg.pipeline_page import pipeline_page
 from energy.rpc import rpc
 from recs.pages import statement_page
 
 urlpatterns = [
+    path("admin/pipeline/", pipeline_page, name="pipeline"),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),

@@ -70,3 +70,23 @@ def anvil_node(settings):
     yield w3, url
     client.use_web3(None)
     anvil.stop(process)
+
+
+@pytest.fixture
+def browser():
+    """Headless Chromium from Debian's packages, driven through its own driver."""
+    import shutil
+
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    driver_path = shutil.which("chromedriver")
+    assert driver_path, "chromium-driver is missing: .ci/run installs it with apt-get"
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                 "--window-size=1200,1600"):  # fmt: skip
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    yield driver
+    driver.quit()

@@ -158,3 +158,24 @@ def test_processes_add_up_in_multiprocess_mode(tmp_path):
     line = 'cg_reports_total{method="tx_reportMinerPoGG",outcome="accepted"} 10.0'
     assert line in out
     assert "cg_attributions{" in out
+
+
+def test_the_grafana_dashboard_draws_series_that_metrics_exposes(chain):
+    import json
+    import re
+
+    def family(name: str) -> str:
+        return re.sub(r"_(total|bucket|count|sum)$", "", name)
+
+    dashboard = json.loads((ROOT / "docker" / "grafana-dashboard.json").read_text())
+    text = Client().get("/metrics").content.decode()
+    exposed = {family(name) for name in re.findall(r"^# TYPE (\S+)", text, re.M)}
+    drawn = {
+        family(name)
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"\bcg_[a-z_]+", target["expr"])
+    }
+
+    assert len(dashboard["panels"]) >= 10
+    assert drawn and drawn - exposed == set()

@@ -176,6 +176,7 @@ def test_the_task_runs_on_a_celery_worker_through_redis(customer):
     SourceFactory(customer=customer, miner_address=miner.address.lower())
     a_day_of_reports(miner, SOLAR_DAY)
 
+    app.control.purge()  # tasks another run left queued are not this test's
     with start_worker(app, perform_ping_check=False, pool="solo"):
         result = attribute_hours.delay()
         assert result.get(timeout=30) == 24

@@ -4,7 +4,6 @@ import io
 import json
 import os
 import re
-import shutil
 from decimal import Decimal
 from pathlib import Path
 
@@ -155,24 +154,6 @@ def test_the_snippet_refuses_a_claim_rewritten_after_anchoring(chain):
 
     with pytest.raises(AssertionError, match="not anchored"):
         namespace["check_statement"](text, chain)
-
-
-@pytest.fixture
-def browser():
-    """Headless Chromium from Debian's packages, driven through its own driver."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    driver_path = shutil.which("chromedriver")
-    assert driver_path, "chromium-driver is missing: .ci/run installs it with apt-get"
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                 "--window-size=1200,1600"):  # fmt: skip
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
-    yield driver
-    driver.quit()
 
 
 @pytest.mark.django_db(transaction=True)
