@@ -69,15 +69,21 @@ class LedgerCollector:
         for state, n in status.attributions.items():
             states.add_metric([state], n)
         yield states
-        blocks = GaugeMetricFamily("cg_ledger_blocks", "Ledger blocks by status.", ["status"])
+        blocks = GaugeMetricFamily(
+            "cg_ledger_blocks", "Ledger blocks by status.", labels=["status"]
+        )
         for state, n in status.blocks.items():
             blocks.add_metric([state], n)
         yield blocks
         backlog = GaugeMetricFamily(
-            "cg_stage_backlog", "What each stage has still to do (its unit).", ["stage", "unit"]
+            "cg_stage_backlog",
+            "What each stage has still to do (its unit).",
+            labels=["stage", "unit"],
         )
         lag = GaugeMetricFamily(
-            "cg_stage_lag_seconds", "How long the oldest of it has waited (0: none).", ["stage"]
+            "cg_stage_lag_seconds",
+            "How long the oldest of it has waited (0: none).",
+            labels=["stage"],
         )
         for stage in status.stages:
             backlog.add_metric([stage.name, stage.unit], stage.waiting)

@@ -38,6 +38,7 @@ def pipeline_status() -> PipelineStatus:
     from chain.models import LedgerBlock
     from energy.models import Attribution, Quality, Source
     from recs.models import Issuance, Retirement
+    from recs.services import sources_due
 
     now = timezone.now()
     totals = Source.objects.aggregate(
@@ -76,6 +77,8 @@ def pipeline_status() -> PipelineStatus:
             unsealed.order_by("effective_time", "id").values_list("effective_time", flat=True)
             .first(),
         ),
+        # Sources with Processed generation waiting for a REC (an index probe each).
+        Stage("issuance", len(sources_due()), "sources", None),
         Stage("sending", to_send.count(), "blocks", oldest(to_send, "sealed_at")),
         Stage("confirming", sent.count(), "blocks", oldest(sent, "sent_at")),
         Stage(
