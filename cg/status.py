@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from django.db.models import Count, F, Max, Q, Sum
 from django.utils import timezone
 
+from core.units import MWH
+
 
 @dataclass(frozen=True)
 class Stage:
@@ -38,7 +40,6 @@ def pipeline_status() -> PipelineStatus:
     from chain.models import LedgerBlock
     from energy.models import Attribution, Quality, Source
     from recs.models import Issuance, Retirement
-    from recs.services import sources_due
 
     now = timezone.now()
     totals = Source.objects.aggregate(
@@ -66,6 +67,8 @@ def pipeline_status() -> PipelineStatus:
     to_send = unconfirmed.filter(status__in=["sealed", "signed"])
     sent = unconfirmed.filter(status="sent")
     retiring = Retirement.objects.filter(ledger_block__isnull=True)
+    # Sources with at least a whole MWh Processed and in no REC yet (stored counters).
+    due = Source.objects.filter(without_rec_sum__gte=MWH).count()
     stages = [
         Stage(
             "hours from readings", behind.count(), "sources",
@@ -77,8 +80,7 @@ def pipeline_status() -> PipelineStatus:
             unsealed.order_by("effective_time", "id").values_list("effective_time", flat=True)
             .first(),
         ),
-        # Sources with Processed generation waiting for a REC (an index probe each).
-        Stage("issuance", len(sources_due()), "sources", None),
+        Stage("issuance", due, "sources", None),
         Stage("sending", to_send.count(), "blocks", oldest(to_send, "sealed_at")),
         Stage("confirming", sent.count(), "blocks", oldest(sent, "sent_at")),
         Stage(
