@@ -67,7 +67,8 @@ def main() -> None:
     print("-" * 74)
     print(f"{'/metrics':<44} {metrics[0]:>8.2f} {metrics[1]:>8.2f} {'p99 <= 50':>10}")
     print(f"{'/readyz (anvil on loopback)':<44} {ready[0]:>8.2f} {ready[1]:>8.2f} {'<= 200':>10}")
-    print(f"\n{made:,} attributions over {args.sources:,} meters; {args.requests} scrapes")
+    meters = args.sources + max(args.sources // 10, 1)
+    print(f"\n{made:,} attributions over {meters:,} meters; {args.requests} scrapes")
 
 
 if __name__ == "__main__":
