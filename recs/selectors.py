@@ -197,8 +197,9 @@ def rec_members(rec_ids: list[int], *, by: str = "hash") -> dict[int, list[tuple
                 chunk,
             )
             for rec_id, own, taken in cursor.fetchall():
-                if isinstance(own, str) and by == "effective_time":  # SQLite's text
-                    own = parse_datetime(own).replace(tzinfo=dt.UTC)
+                if by == "effective_time":  # SQLite hands back text or naive UTC times
+                    own = parse_datetime(own) if isinstance(own, str) else own
+                    own = own if own.tzinfo else own.replace(tzinfo=dt.UTC)
                 members[rec_id].append((own, taken))
     return members
 
