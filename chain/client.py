@@ -23,7 +23,7 @@ from web3.middleware.base import Web3Middleware
 
 log = logging.getLogger(__name__)
 
-ARTIFACT = Path(__file__).resolve().parent / "artifacts" / "Anchor.json"
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
 
 class RpcInsideTransaction(RuntimeError):
@@ -44,8 +44,12 @@ class NoRpcInsideTransaction(Web3Middleware):
 
 
 @functools.cache
+def contract_artifact(name: str) -> dict:
+    return json.loads((ARTIFACTS / f"{name}.json").read_text())
+
+
 def anchor_artifact() -> dict:
-    return json.loads(ARTIFACT.read_text())
+    return contract_artifact("Anchor")
 
 
 def _in_process_web3() -> Web3:
@@ -96,10 +100,16 @@ def engine_account():
 
 def deploy_anchor(w3: Web3) -> str:
     """Deploy the Anchor contract from the engine's account; its address."""
-    artifact = anchor_artifact()
+    return deploy_contract(w3, "Anchor")
+
+
+def deploy_contract(w3: Web3, name: str, *args) -> str:
+    """Deploy the compiled contract ``name`` (chain/artifacts) from the engine's
+    account with these constructor arguments; its address."""
+    artifact = contract_artifact(name)
     account = engine_account()
     factory = w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
-    tx = factory.constructor().build_transaction(
+    tx = factory.constructor(*args).build_transaction(
         {"from": account.address, "nonce": w3.eth.get_transaction_count(account.address)}
     )
     signed = account.sign_transaction(tx)
@@ -107,7 +117,7 @@ def deploy_anchor(w3: Web3) -> str:
         w3.eth.send_raw_transaction(signed.raw_transaction), timeout=120
     )
     if receipt["status"] != 1:
-        raise RuntimeError("deploying the Anchor contract failed")
+        raise RuntimeError(f"deploying the {name} contract failed")
     return receipt["contractAddress"]
 
 

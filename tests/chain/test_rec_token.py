@@ -1,0 +1,74 @@
+"""The RecToken contract on a real anvil node, driven with web3 alone: only the engine
+mints; holders move tokens between wallets; a burn with a claim is a retirement."""
+
+import pytest
+from web3.exceptions import ContractLogicError
+from web3.logs import DISCARD
+
+from chain import client
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+URI = "https://registry.example/api/v1/tokens/{id}.json"
+ID = 12 * 1_000_000 + 2024 * 100 + 3  # source 12, vintage 2024-03
+
+
+@pytest.fixture
+def token(anvil_node):
+    w3, _ = anvil_node
+    address = client.deploy_contract(w3, "RecToken", URI)
+    contract = w3.eth.contract(address=address, abi=client.contract_artifact("RecToken")["abi"])
+    return w3, contract
+
+
+def engine_sends(w3, call) -> dict:
+    account = client.engine_account()
+    tx = call.build_transaction(
+        {"from": account.address, "nonce": w3.eth.get_transaction_count(account.address)}
+    )
+    signed = account.sign_transaction(tx)
+    return w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(signed.raw_transaction))
+
+
+def test_minted_recs_move_between_wallets_and_retire_by_burning(token):
+    w3, contract = token
+    alice, bob = w3.eth.accounts[1], w3.eth.accounts[2]  # anvil's unlocked wallets
+
+    engine_sends(w3, contract.functions.mint(alice, [ID], [100]))
+    w3.eth.wait_for_transaction_receipt(
+        contract.functions.safeTransferFrom(alice, bob, ID, 40, b"").transact({"from": alice})
+    )
+    beneficiary = w3.keccak(text="Acme Bakery Ltd")
+    receipt = w3.eth.wait_for_transaction_receipt(
+        contract.functions.retire(
+            ID, 15, beneficiary, w3.keccak(text="2024 Scope 2"), b"US", 19723, 19812
+        ).transact({"from": bob})
+    )
+
+    assert contract.functions.balanceOf(alice, ID).call() == 60
+    assert contract.functions.balanceOf(bob, ID).call() == 25
+    assert contract.functions.totalSupply(ID).call() == 85  # 15 burnt
+    # The burn's TransferSingle log is in the receipt too: only Retired is read.
+    [retired] = contract.events.Retired().process_receipt(receipt, errors=DISCARD)
+    assert retired["args"]["holder"] == bob
+    assert (retired["args"]["id"], retired["args"]["amount"]) == (ID, 15)
+    assert retired["args"]["beneficiaryHash"] == beneficiary
+    assert (retired["args"]["periodStart"], retired["args"]["periodEnd"]) == (19723, 19812)
+    assert contract.functions.uri(ID).call() == URI
+
+
+def test_only_the_engine_mints_and_a_claim_must_be_whole(token):
+    w3, contract = token
+    alice = w3.eth.accounts[1]
+    engine_sends(w3, contract.functions.mint(alice, [ID], [5]))
+
+    with pytest.raises(ContractLogicError):
+        contract.functions.mint(alice, [ID], [1]).call({"from": alice})
+    nobody = bytes(32)
+    with pytest.raises(ContractLogicError):  # no beneficiary
+        contract.functions.retire(ID, 1, nobody, nobody, b"US", 1, 2).call({"from": alice})
+    with pytest.raises(ContractLogicError):  # a period ending before it starts
+        contract.functions.retire(ID, 1, b"\x01" * 32, nobody, b"US", 5, 2).call({"from": alice})
+    with pytest.raises(ContractLogicError):  # more than it holds
+        contract.functions.retire(ID, 6, b"\x01" * 32, nobody, b"US", 1, 2).call({"from": alice})
+    assert contract.functions.totalSupply(ID).call() == 5
