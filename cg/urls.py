@@ -6,7 +6,7 @@ from cg.health import healthz, readyz
 from cg.metrics import metrics
 from cg.pipeline_page import pipeline_page
 from energy.rpc import rpc
-from recs.pages import statement_page
+from recs.pages import statement_page, token_page
 
 urlpatterns = [
     path("admin/pipeline/", pipeline_page, name="pipeline"),
@@ -22,6 +22,7 @@ urlpatterns = [
         statement_page,
         name="statement",
     ),
+    re_path(r"^tokens/(?P<token>[0-9A-Za-z]{1,64})\.json$", token_page, name="token"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]

@@ -18,6 +18,20 @@ from core.wire import dumps
 from recs.models import Retirement
 from recs.serializers import statement_data
 from recs.statements import Statement, statement_get
+from recs.tokens import token_metadata
+
+
+@require_safe
+def token_page(request, token: str):
+    """ERC-1155 metadata of a token id (recs.tokens): what a wallet shows of RECs held
+    on chain. Public, as the contract's ``uri`` points every wallet here."""
+    metadata = token_metadata(text=token)
+    if metadata is None:
+        return JsonResponse(
+            {"code": 404, "error": "not_found", "message": "No RECs have this token id."},
+            status=404,
+        )
+    return JsonResponse(metadata)
 
 
 @require_safe
