@@ -307,3 +307,31 @@ def test_the_database_refuses_to_rewrite_a_transfer(api, buyer_api, seller):
         TransferRange.objects.filter(transfer_id=sent["id"]).delete()
     with pytest.raises(IntegrityError), transaction.atomic():
         IdempotentRequest.objects.update(body={})
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_one_key_sent_by_many_clients_at_once_makes_one_transfer(client_for, customer, source):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    mark_processed(append(source, [MWH] * 5))
+    issue(source, anchor=False)
+    to = code(client_for(CustomerFactory(name="Buyer")))
+    body = {"to": to, "quantity": 2}
+
+    def post_once(_) -> tuple[int, dict]:
+        try:  # each thread its own client and database connection
+            response = send(client_for(customer), body, key="same-order")
+            return response.status_code, response.json()
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(post_once, range(6)))
+
+    assert {status for status, _ in answers} == {201}
+    assert len({answer["id"] for _, answer in answers}) == 1
+    assert Transfer.objects.count() == 1
+    assert IdempotentRequest.objects.count() == 1
