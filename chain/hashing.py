@@ -16,12 +16,18 @@ fields under keccak256("cg.attribution.v2"), then
         bytes32 evidence, keccak256 of the concatenated keccak-256 digests of the
                 signed reports whose samples bound its hour, in time order
 
-Leaf of a REC (its source, and the energy it holds, where from and how much):
+Leaf of a REC (its source, its serial, and the energy it holds, where from and
+how much):
 
-    keccak256(bytes32 keccak256("cg.rec.v1") ‖ bytes32 source client id
+    keccak256(bytes32 keccak256("cg.rec.v2") ‖ bytes32 source client id
+              ‖ uint256 serial (its 1-based place among its source's RECs)
               ‖ for each transaction in the REC's order (the incoming remainder
                 first, then by time): bytes32 leaf of the metered transaction the
                 energy comes from ‖ uint256 mWh taken from it)
+
+RECs issued before the serial was committed (``Rec.leaf_version`` 1) hash under
+keccak256("cg.rec.v1") without it: two RECs cut from one hour of several MWh had
+the same leaf then.
 
 Tree: OpenZeppelin's sorted-pair construction (``MerkleProof.verify``):
 parent = keccak256(min(a, b) ‖ max(a, b)); a node without a sibling moves up
@@ -41,6 +47,7 @@ def keccak(data: bytes) -> bytes:
 ATTRIBUTION_DOMAIN = keccak(b"cg.attribution.v1")
 ATTRIBUTION_DOMAIN_V2 = keccak(b"cg.attribution.v2")
 REC_DOMAIN = keccak(b"cg.rec.v1")
+REC_DOMAIN_V2 = keccak(b"cg.rec.v2")
 RETIREMENT_DOMAIN = keccak(b"cg.retirement.v1")
 GENESIS = bytes(32)
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -98,9 +105,13 @@ def evidence_hash(digests: list[bytes]) -> bytes:
     return keccak(b"".join(bytes(d) for d in digests))
 
 
-def rec_leaf(client_id: str, members: list[tuple[bytes, int]]) -> bytes:
-    """The leaf hash of a REC from its (origin leaf, mWh taken) members, in REC order."""
-    parts = [REC_DOMAIN, bytes.fromhex(client_id[2:])]
+def rec_leaf(client_id: str, members: list[tuple[bytes, int]], serial: int | None = None) -> bytes:
+    """The leaf hash of a REC from its (origin leaf, mWh taken) members, in REC order:
+    v2 with its ``serial``, v1 (RECs of before) without."""
+    if serial is None:
+        parts = [REC_DOMAIN, bytes.fromhex(client_id[2:])]
+    else:
+        parts = [REC_DOMAIN_V2, bytes.fromhex(client_id[2:]), _word(serial)]
     for leaf, amount in members:
         parts += [leaf, amount.to_bytes(32, "big")]
     return keccak(b"".join(parts))

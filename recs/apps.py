@@ -3,8 +3,8 @@ from django.apps import AppConfig
 # What each issuance table asserts, frozen once written (as energy.apps.APPEND_ONLY).
 APPEND_ONLY = {
     "recs_rec": [
-        "customer_id", "source_id", "seq", "serial", "value", "production_start",
-        "production_end", "created",
+        "customer_id", "source_id", "seq", "serial", "value", "leaf_version",
+        "production_start", "production_end", "created",
     ],
     "recs_span": ["rec_id", "source_id", "seq_first", "seq_last", "remainder", "created"],
     "recs_remainder": [

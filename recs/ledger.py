@@ -29,6 +29,11 @@ def _leaf_members(rec_ids: list[int]) -> dict[int, list[tuple[bytes, int]]]:
     }
 
 
+def _serial(serial: int, version: int) -> int | None:
+    """What a REC's leaf commits to of its serial: nothing for the RECs of v1."""
+    return serial if version >= 2 else None
+
+
 class RecLeaves:
     name = KIND
 
@@ -38,13 +43,20 @@ class RecLeaves:
             recs = recs.filter(id__gt=after.last_leaf_id)
         # RECs are issued from Processed transactions only, so every one of their
         # transactions (or the one a remainder was split from) already has its leaf.
-        rows = list(recs.order_by("id").values_list("id", "source__client_id")[:limit])
+        rows = list(
+            recs.order_by("id").values_list("id", "source__client_id", "serial", "leaf_version")[
+                :limit
+            ]
+        )
         if not rows:
             return None
-        members = _leaf_members([pk for pk, _ in rows])
+        members = _leaf_members([pk for pk, *_ in rows])
         return Batch(
-            ids=[pk for pk, _ in rows],
-            leaves=[rec_leaf(client_id, members.get(pk, [])) for pk, client_id in rows],
+            ids=[pk for pk, *_ in rows],
+            leaves=[
+                rec_leaf(client_id, members.get(pk, []), _serial(serial, version))
+                for pk, client_id, serial, version in rows
+            ],
         )
 
     def mark_sent(self, block: LedgerBlock) -> None:
@@ -64,7 +76,11 @@ class RecLeaves:
             rec = recs.get(pk)
             if rec is None:
                 yield f"block {block.ledger_height}: REC {pk} is gone", leaf
-            elif rec_leaf(rec.source.client_id, members.get(pk, [])) != leaf:
+            elif (
+                rec_leaf(rec.source.client_id, members.get(pk, []), _serial(rec.serial,
+                         rec.leaf_version))
+                != leaf
+            ):  # fmt: skip
                 yield f"REC {pk}: its transactions no longer hash to its leaf {leaf.hex()}", leaf
             elif block.rows_marked and (rec.hash != leaf.hex() or rec.ledger_block_id != block.pk):
                 yield f"REC {pk}: its hash or block is not block {block.ledger_height}'s", leaf

@@ -20,6 +20,9 @@ class Rec(models.Model):
     # is "<source id>-<serial>", and a bundle is a run of serials of one source.
     serial = models.BigIntegerField(editable=False)
     value = models.BigIntegerField(default=REC_VALUE, editable=False, help_text="mWh")
+    # How its leaf is hashed (chain.hashing.rec_leaf): 2 commits to its serial; 1, the
+    # RECs issued before that, does not.
+    leaf_version = models.PositiveSmallIntegerField(default=2, db_default=2, editable=False)
     state = models.CharField(max_length=10, choices=State.choices, default=State.NEW)
     state_changed = models.DateTimeField(null=True, blank=True)
     hash = models.CharField(max_length=64, null=True, blank=True)

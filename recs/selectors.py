@@ -226,6 +226,8 @@ def rec_proof(*, rec: Rec) -> dict | None:
         "leaf": proof.pop("leaf"),
         "leaf_fields": {
             "client_id": rec.source.client_id,
+            "version": rec.leaf_version,
+            "serial": rec.serial,
             "members": [
                 {"attribution_id": pk, "device_id": rec.source_id, "leaf": "0x" + leaf, "taken": n}
                 for pk, leaf, n in members

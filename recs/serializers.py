@@ -32,11 +32,13 @@ class RecProofSerializer(LeafProofSerializer):
 
     rec_id = serializers.IntegerField()
     leaf = serializers.CharField(
-        help_text="0x + keccak-256(keccak256('cg.rec.v1') ‖ client id ‖ (member leaf ‖ "
-        "uint256 mWh taken) for each member)"
+        help_text="0x + keccak-256(keccak256('cg.rec.v2') ‖ client id ‖ uint256 serial ‖ "
+        "(member leaf ‖ uint256 mWh taken) for each member); version 1 RECs (issued before "
+        "the serial was committed): keccak256('cg.rec.v1') and no serial"
     )
     leaf_fields = serializers.DictField(
-        help_text="client_id, and members: attribution_id, device_id, leaf, taken (mWh)"
+        help_text="client_id, version, serial, and members: attribution_id, device_id, "
+        "leaf, taken (mWh)"
     )
 
 

@@ -103,6 +103,7 @@ def test_a_populated_ledger_migrates_forward_with_every_rec_as_it_was():
     # Later migrations: the REC got its serial, the customer its account.
     migrated = new.get_model("recs", "Rec").objects.get(pk=rec.pk)
     assert migrated.serial == 1
+    assert migrated.leaf_version == 1  # sealed before leaves committed to the serial
     # ... and the first and last hour of its energy.
     assert (migrated.production_start.isoformat(), migrated.production_end.isoformat()) == (
         "2019-03-15T00:00:00+00:00",

@@ -12,7 +12,14 @@ from chain.services import anchoring_round
 from core.units import MWH
 from recs.models import Rec
 from recs.services import recs_issue_all
-from tests.factories import SourceFactory, append, past_the_triggers
+from tests.factories import (
+    SourceFactory,
+    append,
+    assert_ledger_verified,
+    issue,
+    mark_processed,
+    past_the_triggers,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -41,6 +48,7 @@ def test_recs_are_sealed_sent_and_processed_with_a_hash_over_their_origins(issue
         source.client_id,
         [(bytes.fromhex(rows[1].__class__.objects.get(pk=rows[1].pk).hash), 1_200_000),
          (bytes.fromhex(rows[2].__class__.objects.get(pk=rows[2].pk).hash), 998_800_000)],
+        serial=2,
     )  # fmt: skip
     assert recs[1].hash == expected.hex()
     listed = api.get("/api/v1/energy/recs").json()
@@ -116,3 +124,16 @@ def test_the_whole_pipeline_runs_from_generation_to_anchored_recs(chain):
 
     assert [r.state for r in Rec.objects.filter(source=source)] == ["Processed", "Processed"]
     assert "RECs issued: 2" in out.getvalue()
+
+
+def test_recs_cut_from_one_hour_of_several_mwh_have_distinct_hashes(chain, source):
+    """Each REC's leaf commits to its serial: RECs of the same hour, holding the same
+    energy of the same transaction, are still told apart (no hash counts twice)."""
+    mark_processed(append(source, [3 * MWH]))
+    recs = issue(source)
+
+    hashes = [Rec.objects.get(pk=rec.pk).hash for rec in recs]
+
+    assert len(recs) == 3
+    assert len(set(hashes)) == 3
+    assert_ledger_verified()
