@@ -181,3 +181,33 @@ def test_a_person_reads_the_statement_in_a_browser(live_server, browser, chain):
     assert chart.size["width"] > 300 and chart.size["height"] > 50  # drawn, not empty
     if shot := os.environ.get("CG_STATEMENT_SCREENSHOT"):  # to look at it: a PNG
         browser.save_screenshot(shot)
+
+
+def test_a_statement_before_anchoring_says_it_waits(db, source):
+    mark_processed(append(source, [MWH] * 3))
+    issue(source, anchor=False)  # the RECs are not sealed yet
+    made = retire(source, {**CLAIM, "quantity": 2})
+
+    page = Client().get(statement_path(made)).content.decode()
+    body = json.loads(Client().get(statement_path(made) + ".json").content, parse_float=Decimal)
+
+    assert "waiting to be sealed into a ledger block" in page
+    assert body["anchor"] is None and body["retirement"]["state"] == "New"
+    assert [r["state"] for r in body["recs"]] == ["New", "New"]
+    assert all("anchor" not in r and "hash" not in r for r in body["recs"])
+    assert body["leaf_fields"]["recs"] == []  # nothing to hash before the RECs are
+
+
+def test_a_statement_spans_the_sources_it_retires_from(db, customer):
+    first, second = SourceFactory(customer=customer), SourceFactory(customer=customer)
+    for source in (first, second):
+        mark_processed(append(source, [MWH] * 2))
+        issue(source, anchor=False)
+    made = retire(first, {**CLAIM, "recs": [f"{second.pk}-2", f"{first.pk}-1"]})
+    anchor_all()
+
+    body = json.loads(Client().get(statement_path(made) + ".json").content, parse_float=Decimal)
+
+    assert [b["source"]["id"] for b in body["bundles"]] == [first.pk, second.pk]
+    assert [r["serial"] for r in body["recs"]] == [f"{first.pk}-1", f"{second.pk}-2"]
+    assert sum(h["energy"] for h in body["hourly"]) == 2

@@ -335,3 +335,18 @@ def test_one_key_sent_by_many_clients_at_once_makes_one_transfer(client_for, cus
     assert len({answer["id"] for _, answer in answers}) == 1
     assert Transfer.objects.count() == 1
     assert IdempotentRequest.objects.count() == 1
+
+
+def test_transfer_lists_page_and_filter_by_status(api, buyer_api, seller):
+    to = code(buyer_api)
+    made = [send(api, {"to": to, "quantity": 1}, key=f"k{i}").json()["id"] for i in range(3)]
+    buyer_api.post(f"{URL}/{made[0]}/accept")
+
+    page = api.get(URL, {"per_page": 2}).json()
+    pending = buyer_api.get(URL, {"status": "pending"}).json()
+    refused = api.get(URL, {"status": "lost"})
+
+    assert [t["id"] for t in page] == [made[2], made[1]]  # newest first
+    assert {t["total"] for t in page} == {3}
+    assert [t["id"] for t in pending] == [made[2], made[1]]
+    assert (refused.status_code, refused.json()["param"]) == (400, "status")
