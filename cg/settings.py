@@ -204,6 +204,11 @@ if WEB3_PROVIDER_URI is None and not EMBEDDED:
     )
 ANCHOR_CONTRACT_ADDRESS = env_str("ANCHOR_CONTRACT_ADDRESS")
 ANVIL_PORT = env_int("ANVIL_PORT", 8545, minimum=1)
+# The RecToken contract whose events the ledger follows (RECs held on chain); unset,
+# none is followed.
+REC_TOKEN_ADDRESS = env_str("REC_TOKEN_ADDRESS")
+if REC_TOKEN_ADDRESS and not re.fullmatch(r"0x[0-9a-fA-F]{40}", REC_TOKEN_ADDRESS):
+    raise ImproperlyConfigured("REC_TOKEN_ADDRESS must be 0x followed by 40 hex digits")
 if ANCHOR_CONTRACT_ADDRESS and not re.fullmatch(r"0x[0-9a-fA-F]{40}", ANCHOR_CONTRACT_ADDRESS):
     raise ImproperlyConfigured("ANCHOR_CONTRACT_ADDRESS must be 0x followed by 40 hex digits")
 CHAIN_CONFIRMATIONS = env_int("CHAIN_CONFIRMATIONS", 1 if EMBEDDED else 12, minimum=1)

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from chain.models import AnchorDeployment, LedgerBlock
+from chain.models import AnchorDeployment, LedgerBlock, TokenEvent
 from core.admin import ReadOnlyAdmin
 
 
@@ -28,3 +28,10 @@ class LedgerBlockAdmin(ReadOnlyAdmin):
 @admin.register(AnchorDeployment)
 class AnchorDeploymentAdmin(ReadOnlyAdmin):
     list_display = ["chain_id", "address", "deployed_at"]
+
+
+@admin.register(TokenEvent)
+class TokenEventAdmin(ReadOnlyAdmin):
+    list_display = ["block_number", "kind", "sender", "receiver", "token_id", "amount"]
+    list_filter = ["kind"]
+    search_fields = ["sender", "receiver", "tx_hash"]

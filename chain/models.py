@@ -114,3 +114,68 @@ class AnchorDeployment(models.Model):
 
     def __str__(self) -> str:
         return f"Anchor at {self.address} on chain {self.chain_id}"
+
+
+class TokenEvent(models.Model):
+    """An event of the RecToken contract (chain/contracts/RecToken.sol) from a block the
+    indexer holds for final (``CHAIN_CONFIRMATIONS`` deep): a transfer between wallets
+    (a mint from, or a burn to, the zero address) or a retirement with its claim.
+
+    Written only by ``chain.token_events``; rows of blocks a reorg took out are
+    removed with their block, never edited.
+    """
+
+    class Kind(models.TextChoices):
+        TRANSFER = "transfer"
+        RETIRED = "retired"
+
+    chain_id = models.BigIntegerField()
+    block_number = models.BigIntegerField()
+    block_hash = models.CharField(max_length=64)
+    tx_hash = models.CharField(max_length=66)
+    log_index = models.IntegerField()
+    # Its place among the ids of a TransferBatch (0 for the other events).
+    position = models.IntegerField(default=0)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    sender = models.CharField(max_length=42)
+    receiver = models.CharField(max_length=42, blank=True)
+    token_id = models.DecimalField(max_digits=78, decimal_places=0)
+    amount = models.DecimalField(max_digits=78, decimal_places=0)
+    claim = models.JSONField(default=dict, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            # Serves "what happened to a token id" in chain order.
+            models.Index(fields=["token_id", "block_number"], name="chain_tokenevent_token"),
+            # Serves the rollback of a reorg: the events of the blocks from a height on.
+            models.Index(fields=["chain_id", "block_number"], name="chain_tokenevent_block"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["chain_id", "tx_hash", "log_index", "position"],
+                name="%(app_label)s_%(class)s_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of {self.amount} x {self.token_id} in block {self.block_number}"
+
+
+class TokenCursor(models.Model):
+    """Where the indexer of a token contract stands: the last block it indexed."""
+
+    chain_id = models.BigIntegerField()
+    contract_address = models.CharField(max_length=42)
+    last_block = models.BigIntegerField(default=-1)
+    last_block_hash = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["chain_id", "contract_address"], name="%(app_label)s_%(class)s_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contract_address} on chain {self.chain_id} to block {self.last_block}"

@@ -72,3 +72,60 @@ def test_only_the_engine_mints_and_a_claim_must_be_whole(token):
     with pytest.raises(ContractLogicError):  # more than it holds
         contract.functions.retire(ID, 6, b"\x01" * 32, nobody, b"US", 1, 2).call({"from": alice})
     assert contract.functions.totalSupply(ID).call() == 5
+
+
+def holder_sends(w3, call, sender) -> dict:
+    return w3.eth.wait_for_transaction_receipt(call.transact({"from": sender}))
+
+
+def test_the_indexer_follows_mints_transfers_and_retirements(token, settings):
+    from chain.models import TokenEvent
+    from chain.token_events import token_events_index
+
+    w3, contract = token
+    settings.REC_TOKEN_ADDRESS = contract.address
+    alice, bob = w3.eth.accounts[1], w3.eth.accounts[2]
+    engine_sends(w3, contract.functions.mint(alice, [ID, ID + 1], [100, 7]))
+    holder_sends(w3, contract.functions.safeTransferFrom(alice, bob, ID, 40, b""), alice)
+    claim = (w3.keccak(text="Acme"), w3.keccak(text=""), b"US", 19723, 19812)
+    holder_sends(w3, contract.functions.retire(ID, 15, *claim), bob)
+
+    assert token_events_index() == 5  # a batch mint of 2 ids, a transfer, a burn, a claim
+    assert token_events_index() == 0  # nothing new: each event once
+
+    rows = list(TokenEvent.objects.order_by("block_number", "log_index", "position"))
+    zero = "0x" + "0" * 40
+    assert [(r.kind, r.sender, r.receiver or None, int(r.token_id), int(r.amount))
+            for r in rows] == [
+        ("transfer", zero, alice, ID, 100),
+        ("transfer", zero, alice, ID + 1, 7),
+        ("transfer", alice, bob, ID, 40),
+        ("transfer", bob, zero, ID, 15),
+        ("retired", bob, None, ID, 15),
+    ]  # fmt: skip
+    assert rows[-1].claim["beneficiary_hash"] == "0x" + w3.keccak(text="Acme").hex().removeprefix(
+        "0x"
+    )
+    assert (rows[-1].claim["country"], rows[-1].claim["period_end"]) == ("US", 19812)
+
+
+def test_a_reorg_takes_back_the_events_of_the_blocks_it_replaced(token, settings):
+    from chain.models import TokenEvent
+    from chain.token_events import token_events_index
+
+    w3, contract = token
+    settings.REC_TOKEN_ADDRESS = contract.address
+    alice, carol, dave = w3.eth.accounts[1], w3.eth.accounts[3], w3.eth.accounts[4]
+    engine_sends(w3, contract.functions.mint(alice, [ID], [10]))
+    token_events_index()
+    snapshot = w3.provider.make_request("evm_snapshot", [])["result"]
+    holder_sends(w3, contract.functions.safeTransferFrom(alice, carol, ID, 3, b""), alice)
+    assert token_events_index() == 1  # carol's transfer, one confirmation deep
+
+    # The chain reorganises: carol's block is replaced by one where dave gets 4.
+    w3.provider.make_request("evm_revert", [snapshot])
+    holder_sends(w3, contract.functions.safeTransferFrom(alice, dave, ID, 4, b""), alice)
+    token_events_index()
+
+    receivers = list(TokenEvent.objects.order_by("block_number").values_list("receiver", "amount"))
+    assert [(r, int(a)) for r, a in receivers] == [(alice, 10), (dave, 4)]

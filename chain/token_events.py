@@ -1,0 +1,135 @@
+"""Following the RecToken contract: its events from blocks deep enough to hold for final.
+
+Each run reads the contract's logs from the block after the last one indexed up to
+the newest block ``CHAIN_CONFIRMATIONS`` deep (at most ``limit`` blocks), then
+records them in one short transaction (node calls never happen inside one). Before
+reading on, it checks that the last block it indexed is still the chain's block at
+that height: if a reorg deeper than the confirmations replaced it, the events of
+the replaced blocks are removed and those heights are read again.
+"""
+
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from eth_utils import event_abi_to_log_topic
+
+from chain import client
+from chain.models import TokenCursor, TokenEvent
+
+log = logging.getLogger(__name__)
+ZERO = "0x" + "0" * 40
+
+
+def _contract():
+    w3 = client.web3()
+    abi = client.contract_artifact("RecToken")["abi"]
+    return w3, w3.eth.contract(address=settings.REC_TOKEN_ADDRESS, abi=abi)
+
+
+def _decoders(contract) -> dict[bytes, object]:
+    events = {}
+    for name in ("TransferSingle", "TransferBatch", "Retired"):
+        event = getattr(contract.events, name)
+        events[event_abi_to_log_topic(event().abi)] = event()
+    return events
+
+
+def _rows(chain_id: int, decoded) -> list[TokenEvent]:
+    """The rows of one decoded log: one per id of a batch."""
+    args, name = decoded["args"], decoded["event"]
+    common = {
+        "chain_id": chain_id,
+        "block_number": decoded["blockNumber"],
+        "block_hash": bytes(decoded["blockHash"]).hex(),
+        "tx_hash": "0x" + bytes(decoded["transactionHash"]).hex().removeprefix("0x"),
+        "log_index": decoded["logIndex"],
+    }
+    if name == "TransferSingle":
+        pairs = [(args["id"], args["value"])]
+    elif name == "TransferBatch":
+        pairs = list(zip(args["ids"], args["values"], strict=True))
+    else:
+        claim = {
+            "beneficiary_hash": "0x" + bytes(args["beneficiaryHash"]).hex(),
+            "purpose_hash": "0x" + bytes(args["purposeHash"]).hex(),
+            "country": bytes(args["country"]).decode("ascii", "replace"),
+            "period_start": args["periodStart"],
+            "period_end": args["periodEnd"],
+        }
+        return [TokenEvent(**common, kind=TokenEvent.Kind.RETIRED, sender=args["holder"],
+                           token_id=args["id"], amount=args["amount"], claim=claim)]  # fmt: skip
+    return [
+        TokenEvent(**common, position=i, kind=TokenEvent.Kind.TRANSFER, sender=args["from"],
+                   receiver=args["to"], token_id=token_id, amount=amount)
+        for i, (token_id, amount) in enumerate(pairs)
+    ]  # fmt: skip
+
+
+def token_events_index(*, limit: int = 2000) -> int:
+    """Index the contract's events of up to ``limit`` more final blocks; the events
+    recorded (0 when no token contract is configured)."""
+    if not settings.REC_TOKEN_ADDRESS:
+        return 0
+    w3, contract = _contract()
+    chain_id = w3.eth.chain_id
+    cursor, _ = TokenCursor.objects.get_or_create(
+        chain_id=chain_id, contract_address=settings.REC_TOKEN_ADDRESS
+    )
+    if cursor.last_block >= 0:
+        canonical = bytes(w3.eth.get_block(cursor.last_block)["hash"]).hex()
+        if canonical != cursor.last_block_hash:
+            _roll_back(w3, cursor)
+            cursor.refresh_from_db()
+    final = w3.eth.block_number - settings.CHAIN_CONFIRMATIONS + 1
+    first, last = cursor.last_block + 1, min(final, cursor.last_block + limit)
+    if first > last:
+        return 0
+    logs = w3.eth.get_logs({"address": contract.address, "fromBlock": first, "toBlock": last})
+    decoders = _decoders(contract)
+    rows = [
+        row
+        for entry in logs
+        if (decoder := decoders.get(bytes(entry["topics"][0]))) is not None
+        for row in _rows(chain_id, decoder.process_log(entry))
+    ]
+    last_hash = bytes(w3.eth.get_block(last)["hash"]).hex()
+    with transaction.atomic():
+        moved = TokenCursor.objects.filter(pk=cursor.pk, last_block=cursor.last_block).update(
+            last_block=last, last_block_hash=last_hash
+        )
+        if not moved:
+            return 0  # another worker indexed these blocks meanwhile
+        TokenEvent.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
+
+
+def _roll_back(w3, cursor: TokenCursor) -> int:
+    """A reorg replaced the last indexed block: find the newest indexed block still on
+    the chain, remove the events after it, and stand there; the events removed."""
+    height = cursor.last_block
+    while height >= 0:
+        kept = (
+            TokenEvent.objects.filter(chain_id=cursor.chain_id, block_number__lte=height)
+            .order_by("-block_number")
+            .values_list("block_number", "block_hash")
+            .first()
+        )
+        if kept is None:
+            height = -1
+            break
+        number, stored = kept
+        if bytes(w3.eth.get_block(number)["hash"]).hex() == stored:
+            height = number
+            break
+        height = number - 1
+    keep_hash = bytes(w3.eth.get_block(height)["hash"]).hex() if height >= 0 else ""
+    with transaction.atomic():
+        gone, _ = TokenEvent.objects.filter(
+            chain_id=cursor.chain_id, block_number__gt=height
+        ).delete()
+        TokenCursor.objects.filter(pk=cursor.pk).update(
+            last_block=height, last_block_hash=keep_hash
+        )
+    log.warning("token events: a reorg removed %s event(s) after block %s", gone, height)
+    return gone
