@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+import redis
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection
@@ -40,8 +41,14 @@ ROOT = Path(__file__).resolve().parents[1]
 START = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0) - dt.timedelta(days=2)
 
 
+def flush_broker() -> None:
+    """Empty the broker: queued tasks, and the unacknowledged one of a killed worker,
+    which Redis would hand to another worker an hour later."""
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+
+
 def start_worker(anvil_url: str, **env) -> subprocess.Popen:
-    app.control.purge()
+    flush_broker()
     worker_env = os.environ | {
         "DATABASE_URL": f"postgresql://127.0.0.1:5432/{connection.settings_dict['NAME']}",
         "WEB3_PROVIDER_URI": anvil_url,
@@ -65,6 +72,7 @@ def kill_when(worker: subprocess.Popen, ready, what: str, timeout: float = 120) 
         if ready():
             os.kill(worker.pid, signal.SIGKILL)
             worker.wait(timeout=30)
+            flush_broker()
             return
         time.sleep(0.005)
     worker.kill()
