@@ -54,7 +54,7 @@ def check_broker() -> str:
     return "answers"
 
 
-def _node() -> Web3:
+def probe_web3() -> Web3:
     """The node, asked with a short timeout: a readiness probe must not hang."""
     if settings.WEB3_PROVIDER_URI == settings.IN_PROCESS_CHAIN:
         return client.web3()
@@ -140,7 +140,7 @@ def readiness() -> dict:
 
     def node() -> str:
         nonlocal w3
-        w3 = _node()
+        w3 = probe_web3()
         return check_node(w3)
 
     checks["node"] = _run(node)

@@ -130,11 +130,11 @@ class LedgerCollector:
 
 
 def _node_figures() -> dict:
-    from cg.health import _node
+    from cg.health import probe_web3
     from chain import client
 
     try:
-        w3 = _node()
+        w3 = probe_web3()
         return {
             "head": w3.eth.block_number,
             "balance": w3.eth.get_balance(client.engine_account().address),

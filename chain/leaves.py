@@ -83,6 +83,15 @@ def mark_rows_sent(table: str, block: "LedgerBlock", state: str) -> None:
     )
 
 
+def mark_rows_confirmed(model, block: "LedgerBlock", number: int) -> None:
+    """For a kind whose rows carry ``state``, ``height``, ``state_changed`` and
+    ``modified``: the block's Pending rows become Processed at chain block ``number``."""
+    now = timezone.now()
+    model.objects.filter(ledger_block=block, state="Pending").update(
+        state="Processed", height=number, state_changed=now, modified=now
+    )
+
+
 def expected_state(block: "LedgerBlock") -> tuple[str, int | None]:
     """The (state, height) every row sealed into ``block`` must have: New until the
     block's transaction is with the node, Pending until it is confirmed, then

@@ -9,10 +9,9 @@ from collections import defaultdict
 from collections.abc import Iterator
 
 from django.db.models import Q
-from django.utils import timezone
 
 from chain.hashing import rec_leaf, retirement_leaf
-from chain.leaves import Batch, mark_rows_sent, state_problem
+from chain.leaves import Batch, mark_rows_confirmed, mark_rows_sent, state_problem
 from chain.models import LedgerBlock
 from energy.models import State
 from recs.models import Rec, Retirement, RetirementRange
@@ -63,10 +62,7 @@ class RecLeaves:
         mark_rows_sent("recs_rec", block, State.PENDING)
 
     def mark_confirmed(self, block: LedgerBlock, number: int, chain_hash: str) -> None:
-        now = timezone.now()
-        Rec.objects.filter(ledger_block=block, state=State.PENDING).update(
-            state=State.PROCESSED, height=number, state_changed=now, modified=now
-        )
+        mark_rows_confirmed(Rec, block, number)
 
     def check(self, block: LedgerBlock) -> Iterator[tuple[str | None, bytes]]:
         sealed = block.leaf_list()
@@ -155,10 +151,7 @@ class RetirementLeaves:
         mark_rows_sent("recs_retirement", block, State.PENDING)
 
     def mark_confirmed(self, block: LedgerBlock, number: int, chain_hash: str) -> None:
-        now = timezone.now()
-        Retirement.objects.filter(ledger_block=block, state=State.PENDING).update(
-            state=State.PROCESSED, height=number, state_changed=now, modified=now
-        )
+        mark_rows_confirmed(Retirement, block, number)
 
     def check(self, block: LedgerBlock) -> Iterator[tuple[str | None, bytes]]:
         sealed = block.leaf_list()

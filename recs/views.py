@@ -81,9 +81,7 @@ class HoldingListView(APIView):
     )
     def get(self, request):
         page = page_from(request)
-        status = request.query_params.get("status")
-        if status is not None and status not in STATUSES:
-            raise InvalidParameter("status", f"status must be one of {', '.join(STATUSES)}")
+        status = _status_param(request, STATUSES)
         source = None
         if (device_id := request.query_params.get("source")) is not None:
             source = selectors.held_source(customer=request.user, device_id=device_id)
