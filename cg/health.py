@@ -88,11 +88,11 @@ def check_node(w3: Web3) -> str:
 
 
 def check_contract(w3: Web3) -> str:
-    from chain.models import AnchorDeployment
+    from chain.models import Deployment
 
     address = settings.ANCHOR_CONTRACT_ADDRESS
     if address is None:
-        known = AnchorDeployment.objects.filter(chain_id=w3.eth.chain_id).first()
+        known = Deployment.objects.filter(contract="Anchor", chain_id=w3.eth.chain_id).first()
         if known is None:
             if client.local_chain():
                 return "not deployed yet: deployed on this local chain at the first anchoring"

@@ -10,6 +10,8 @@ from collections.abc import Callable
 
 def steps() -> list[tuple[str, Callable[[], int]]]:
     from chain.services import blocks_confirm, blocks_seal, blocks_send
+    from chain.token_events import token_events_index
+    from chain.transactions import transactions_confirm, transactions_send
     from energy.hourly import attribute_due_hours
     from recs.services import recs_issue_all
 
@@ -19,6 +21,9 @@ def steps() -> list[tuple[str, Callable[[], int]]]:
         ("blocks sent", blocks_send),
         ("blocks confirmed", blocks_confirm),
         ("RECs issued", recs_issue_all),
+        ("mints sent", transactions_send),
+        ("mints confirmed", transactions_confirm),
+        ("token events indexed", token_events_index),
     ]
 
 

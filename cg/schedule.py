@@ -8,6 +8,8 @@ PERIODIC_TASKS = [
     ("hourly attributions", "energy.tasks.attribute_hours", "HOURLY_INTERVAL_SECONDS"),
     ("ledger anchoring", "chain.tasks.anchor_ledger", "ANCHOR_INTERVAL_SECONDS"),
     ("REC issuance", "recs.tasks.issue_due_recs", "REC_INTERVAL_SECONDS"),
+    ("engine transactions", "chain.tasks.send_transactions", "ANCHOR_INTERVAL_SECONDS"),
+    ("token events", "chain.tasks.index_token_events", "ANCHOR_INTERVAL_SECONDS"),
 ]
 
 

@@ -204,9 +204,13 @@ if WEB3_PROVIDER_URI is None and not EMBEDDED:
     )
 ANCHOR_CONTRACT_ADDRESS = env_str("ANCHOR_CONTRACT_ADDRESS")
 ANVIL_PORT = env_int("ANVIL_PORT", 8545, minimum=1)
-# The RecToken contract whose events the ledger follows (RECs held on chain); unset,
-# none is followed.
+# The RecToken contract RECs are tokenized into and whose events the ledger follows.
+# Unset, a local chain gets one deployed at the first tokenization; elsewhere RECs
+# are not tokenized and no contract is followed.
 REC_TOKEN_ADDRESS = env_str("REC_TOKEN_ADDRESS")
+# The metadata URI of every token id (ERC-1155 ``uri``; wallets put the id in {id}),
+# given to a RecToken deployed here: where this engine serves /tokens/<id>.json.
+REC_TOKEN_URI = env_str("REC_TOKEN_URI", "http://127.0.0.1:8000/tokens/{id}.json")
 if REC_TOKEN_ADDRESS and not re.fullmatch(r"0x[0-9a-fA-F]{40}", REC_TOKEN_ADDRESS):
     raise ImproperlyConfigured("REC_TOKEN_ADDRESS must be 0x followed by 40 hex digits")
 if ANCHOR_CONTRACT_ADDRESS and not re.fullmatch(r"0x[0-9a-fA-F]{40}", ANCHOR_CONTRACT_ADDRESS):

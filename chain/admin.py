@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from chain.models import AnchorDeployment, LedgerBlock, TokenEvent
+from chain.models import Deployment, EngineTransaction, LedgerBlock, TokenEvent
 from core.admin import ReadOnlyAdmin
 
 
@@ -25,8 +25,8 @@ class LedgerBlockAdmin(ReadOnlyAdmin):
         return super().get_queryset(request).defer("leaves", "leaf_ids", "raw_tx")
 
 
-@admin.register(AnchorDeployment)
-class AnchorDeploymentAdmin(ReadOnlyAdmin):
+@admin.register(Deployment)
+class DeploymentAdmin(ReadOnlyAdmin):
     list_display = ["chain_id", "address", "deployed_at"]
 
 
@@ -35,3 +35,11 @@ class TokenEventAdmin(ReadOnlyAdmin):
     list_display = ["block_number", "kind", "sender", "receiver", "token_id", "amount"]
     list_filter = ["kind"]
     search_fields = ["sender", "receiver", "tx_hash"]
+
+
+@admin.register(EngineTransaction)
+class EngineTransactionAdmin(ReadOnlyAdmin):
+    list_display = ["id", "purpose", "owner_id", "status", "nonce", "tx_hash", "attempts"]
+    list_filter = ["purpose", "status"]
+    search_fields = ["=owner_id", "tx_hash"]
+    exclude = ["raw_tx"]

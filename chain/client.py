@@ -89,7 +89,7 @@ def use_web3(w3: Web3 | None) -> None:
     """Replace the process's connection (tests start each on a fresh chain)."""
     global _web3
     _web3 = w3
-    anchor_contract.cache_clear()
+    deployed_contract.cache_clear()
     if w3 is not None and "no_rpc_inside_transaction" not in w3.middleware_onion:
         w3.middleware_onion.add(NoRpcInsideTransaction, "no_rpc_inside_transaction")
 
@@ -126,41 +126,67 @@ def local_chain() -> bool:
     return settings.EMBEDDED or settings.WEB3_PROVIDER_URI == settings.IN_PROCESS_CHAIN
 
 
-def known_anchor_contract() -> Contract | None:
-    """The Anchor contract if one is configured or was deployed on this chain; never
-    deploys (the audit reads the chain, it never writes to it)."""
-    from chain.models import AnchorDeployment
+# Each contract the engine deploys by itself on a local chain: the setting that names
+# its address otherwise, and its constructor's arguments.
+CONTRACTS = {
+    "Anchor": ("ANCHOR_CONTRACT_ADDRESS", lambda: ()),
+    "RecToken": ("REC_TOKEN_ADDRESS", lambda: (settings.REC_TOKEN_URI,)),
+}
+
+
+def known_contract(name: str) -> Contract | None:
+    """The contract ``name`` if its setting names it or it was deployed on this chain;
+    never deploys (the audit reads the chain, it never writes to it)."""
+    from chain.models import Deployment
 
     w3 = web3()
-    abi = anchor_artifact()["abi"]
-    if settings.ANCHOR_CONTRACT_ADDRESS:
-        return w3.eth.contract(address=settings.ANCHOR_CONTRACT_ADDRESS, abi=abi)
+    setting, _ = CONTRACTS[name]
+    abi = contract_artifact(name)["abi"]
+    if address := getattr(settings, setting):
+        return w3.eth.contract(address=address, abi=abi)
     if not local_chain():
         raise ImproperlyConfigured(
-            "ANCHOR_CONTRACT_ADDRESS must be set (manage.py chain_deploy deploys one)"
+            f"{setting} must be set (manage.py chain_deploy deploys the {name} contract)"
         )
-    known = AnchorDeployment.objects.filter(chain_id=w3.eth.chain_id).first()
+    known = Deployment.objects.filter(contract=name, chain_id=w3.eth.chain_id).first()
     if known and w3.eth.get_code(known.address):
         return w3.eth.contract(address=known.address, abi=abi)
     return None
 
 
+def known_anchor_contract() -> Contract | None:
+    return known_contract("Anchor")
+
+
 @functools.cache
-def anchor_contract() -> Contract:
-    """The Anchor contract: ANCHOR_CONTRACT_ADDRESS, or one deployed here and remembered.
+def deployed_contract(name: str) -> Contract:
+    """The contract ``name``: the address its setting names, or one deployed here and
+    remembered. Deploying automatically is for local chains only (embedded mode,
+    tests); a remembered address whose code has gone (a fresh in-process chain, a
+    reset node) is deployed again."""
+    from chain.models import Deployment
 
-    Deploying automatically is for local chains only (embedded mode, tests); a
-    remembered address whose code has gone (a fresh in-process chain, a reset
-    node) is deployed again.
-    """
-    from chain.models import AnchorDeployment
-
-    if (known := known_anchor_contract()) is not None:
+    if (known := known_contract(name)) is not None:
         return known
     w3 = web3()
-    abi = anchor_artifact()["abi"]
     chain_id = w3.eth.chain_id
-    address = deploy_anchor(w3)
-    AnchorDeployment.objects.update_or_create(chain_id=chain_id, defaults={"address": address})
-    log.info("deployed the Anchor contract at %s on chain %s", address, chain_id)
-    return w3.eth.contract(address=address, abi=abi)
+    address = deploy_contract(w3, name, *CONTRACTS[name][1]())
+    Deployment.objects.update_or_create(
+        contract=name, chain_id=chain_id, defaults={"address": address}
+    )
+    log.info("deployed the %s contract at %s on chain %s", name, address, chain_id)
+    return w3.eth.contract(address=address, abi=contract_artifact(name)["abi"])
+
+
+def anchor_contract() -> Contract:
+    """The Anchor contract: ANCHOR_CONTRACT_ADDRESS, or one deployed here and remembered."""
+    return deployed_contract("Anchor")
+
+
+def rec_token_contract(*, deploy: bool = False) -> Contract | None:
+    """The RecToken contract: REC_TOKEN_ADDRESS, or on a local chain the one deployed
+    here (deployed now when ``deploy``, for a first tokenization); None where RECs are
+    not tokenized (no address set outside a local chain), or nothing is deployed yet."""
+    if settings.REC_TOKEN_ADDRESS is None and not local_chain():
+        return None
+    return deployed_contract("RecToken") if deploy else known_contract("RecToken")

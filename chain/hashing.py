@@ -119,8 +119,8 @@ def rec_leaf(client_id: str, members: list[tuple[bytes, int]], serial: int | Non
 
 def retirement_leaf(
     *,
-    beneficiary: str,
-    purpose: str,
+    beneficiary: str | bytes,
+    purpose: str | bytes,
     country: str,
     period_start: dt.date,
     period_end: dt.date,
@@ -129,12 +129,14 @@ def retirement_leaf(
     """The leaf hash of a retirement: keccak-256 over its domain, keccak of the UTF-8
     beneficiary and purpose, the country code's two ASCII bytes, the period's first
     and last day (days since 1970-01-01), then each retired REC's source id, serial
-    and leaf, in source and serial order; integers as 32-byte big-endian words."""
+    and leaf, in source and serial order; integers as 32-byte big-endian words. A
+    retirement burnt on chain gives beneficiary and purpose as the 32-byte hashes its
+    holder put on chain (bytes), the text staying the holder's."""
     epoch = dt.date(1970, 1, 1)
     parts = [
         RETIREMENT_DOMAIN,
-        keccak(beneficiary.encode()),
-        keccak(purpose.encode()),
+        beneficiary if isinstance(beneficiary, bytes) else keccak(beneficiary.encode()),
+        purpose if isinstance(purpose, bytes) else keccak(purpose.encode()),
         country.encode("ascii"),
         _word((period_start - epoch).days),
         _word((period_end - epoch).days),

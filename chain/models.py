@@ -105,21 +105,113 @@ class LedgerBlock(models.Model):
         ]
 
 
-class AnchorDeployment(models.Model):
-    """The Anchor contract deployed automatically on a local chain, remembered per chain."""
+class Deployment(models.Model):
+    """A contract the engine deployed by itself on a local chain (Anchor, RecToken),
+    remembered per chain; production names its addresses in the settings."""
 
-    chain_id = models.BigIntegerField(unique=True)
+    contract = models.CharField(max_length=32, default="Anchor")
+    chain_id = models.BigIntegerField()
     address = models.CharField(max_length=42)
     deployed_at = models.DateTimeField(auto_now_add=True)
 
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contract", "chain_id"], name="%(app_label)s_%(class)s_once_per_chain"
+            ),
+        ]
+
     def __str__(self) -> str:
-        return f"Anchor at {self.address} on chain {self.chain_id}"
+        return f"{self.contract} at {self.address} on chain {self.chain_id}"
+
+
+class EngineTransaction(models.Model):
+    """A contract call the engine signs and sends for an app (a mint of RECs as
+    tokens), other than a block's anchoring: ``chain.transactions``.
+
+    Status moves forward: queued (the app's call, no nonce yet) -> signed (a
+    transaction with a nonce from the sequence anchoring shares) -> sent (the node
+    has it) -> confirmed (its receipt is ``CHAIN_CONFIRMATIONS`` deep), or failed
+    (the node says the call reverts, or its reverted receipt is that deep). A fault
+    sends it back to signed, to be sent again with the same nonce; a nonce taken by
+    another transaction sends it back to queued.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        SIGNED = "signed"
+        SENT = "sent"
+        CONFIRMED = "confirmed"
+        FAILED = "failed"
+
+    # Which registered purpose (``chain.transactions.register``) it serves, and the
+    # id of the app's row it serves: what is told when it moves.
+    purpose = models.CharField(max_length=32)
+    owner_id = models.BigIntegerField()
+    to = models.CharField(max_length=42)
+    data = models.TextField(help_text="the call's input, 0x hex")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+
+    chain_id = models.BigIntegerField(null=True, blank=True)
+    nonce = models.BigIntegerField(null=True, blank=True)
+    gas = models.BigIntegerField(null=True, blank=True)
+    raw_tx = models.TextField(blank=True)
+    tx_hash = models.CharField(max_length=66, blank=True)
+    attempts = models.IntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    chain_block_number = models.BigIntegerField(null=True, blank=True)
+    chain_block_hash = models.CharField(max_length=64, blank=True)
+    gas_used = models.BigIntegerField(null=True, blank=True)
+
+    created = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["queued", "signed", "sent", "confirmed", "failed"]),
+                name="%(app_label)s_%(class)s_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["queued", "failed"])
+                | Q(nonce__isnull=False, chain_id__isnull=False) & ~Q(tx_hash=""),
+                name="%(app_label)s_%(class)s_signed_has_a_transaction",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="confirmed")
+                | Q(chain_block_number__isnull=False) & ~Q(chain_block_hash=""),
+                name="%(app_label)s_%(class)s_confirmed_has_a_chain_block",
+            ),
+            # One nonce, one transaction (anchoring's blocks share the sequence; the
+            # "sign" lock keeps the two apart).
+            models.UniqueConstraint(
+                fields=["chain_id", "nonce"],
+                condition=Q(nonce__isnull=False),
+                name="%(app_label)s_%(class)s_nonce_once",
+            ),
+        ]
+        indexes = [
+            # Serves the sender and the confirmer: unfinished transactions in order.
+            models.Index(
+                fields=["status", "id"],
+                name="chain_enginetx_unfinished",
+                condition=Q(status__in=["queued", "signed", "sent"]),
+            ),
+            # Serves an app's look-up of the transactions of one of its rows.
+            models.Index(fields=["purpose", "owner_id"], name="chain_enginetx_owner"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} {self.owner_id} ({self.status})"
 
 
 class TokenEvent(models.Model):
     """An event of the RecToken contract (chain/contracts/RecToken.sol) from a block the
     indexer holds for final (``CHAIN_CONFIRMATIONS`` deep): a transfer between wallets
-    (a mint from, or a burn to, the zero address) or a retirement with its claim.
+    (a mint from, or a burn to, the zero address), a retirement with its claim, or a
+    redemption naming an account (``claim["account"]``).
 
     Written only by ``chain.token_events``; rows of blocks a reorg took out are
     removed with their block, never edited.
@@ -128,6 +220,7 @@ class TokenEvent(models.Model):
     class Kind(models.TextChoices):
         TRANSFER = "transfer"
         RETIRED = "retired"
+        REDEEMED = "redeemed"
 
     chain_id = models.BigIntegerField()
     block_number = models.BigIntegerField()

@@ -20,7 +20,7 @@ from eth_utils.exceptions import ValidationError as EthValidationError
 from web3.exceptions import TransactionNotFound, Web3RPCError
 
 from chain import client, leaves
-from chain.models import LedgerBlock
+from chain.models import EngineTransaction, LedgerBlock
 from chain.sealing import serialize
 
 log = logging.getLogger(__name__)
@@ -39,10 +39,22 @@ def backoff(block: LedgerBlock, error: str, status: str | None = None) -> None:
     log.warning("block %s: %s; retrying in %s s", block.ledger_height, error, seconds)
 
 
-def _fees(w3) -> dict:
+def fees(w3) -> dict:
     base = w3.eth.get_block("latest").get("baseFeePerGas", 0)
     tip = w3.eth.max_priority_fee
     return {"maxFeePerGas": 2 * base + tip, "maxPriorityFeePerGas": tip}
+
+
+def nonce_next(chain_id: int, node_next: int) -> int:
+    """The engine account's next nonce: past every nonce its blocks and its other
+    transactions hold, and past what the node counts (``node_next``, its pending
+    count, asked before the transaction). Call under ``serialize("sign")``: one
+    sequence for anchoring and every other transaction, never repeated or skipped."""
+    ours = [
+        model.objects.filter(chain_id=chain_id, nonce__isnull=False).aggregate(top=Max("nonce"))
+        for model in (LedgerBlock, EngineTransaction)
+    ]
+    return max(node_next, *((found["top"] or -1) + 1 for found in ours))
 
 
 def _sign(block: LedgerBlock) -> LedgerBlock:
@@ -50,15 +62,13 @@ def _sign(block: LedgerBlock) -> LedgerBlock:
     w3, contract, account = client.web3(), client.anchor_contract(), client.engine_account()
     chain_id = w3.eth.chain_id
     node_next = w3.eth.get_transaction_count(account.address, "pending")
-    fees = _fees(w3)
+    prices = fees(w3)
     with transaction.atomic():
         serialize("sign")
         block = LedgerBlock.objects.select_for_update().get(pk=block.pk)
         if block.status != Status.SEALED:
             return block
-        used = LedgerBlock.objects.filter(chain_id=chain_id, nonce__isnull=False)
-        ours_next = (used.aggregate(top=Max("nonce"))["top"] or -1) + 1
-        nonce = max(node_next, ours_next)
+        nonce = nonce_next(chain_id, node_next)
         data = contract.encode_abi(
             "anchor",
             args=[
@@ -76,7 +86,7 @@ def _sign(block: LedgerBlock) -> LedgerBlock:
             "value": 0,
             "gas": settings.CHAIN_GAS_LIMIT,
             "type": 2,
-            **fees,
+            **prices,
         }
         signed = account.sign_transaction(tx)
         block.status = Status.SIGNED

@@ -2,6 +2,7 @@ from celery import shared_task
 
 from chain.services import anchoring_round
 from chain.token_events import token_events_index
+from chain.transactions import transactions_confirm, transactions_send
 
 
 @shared_task(acks_late=True)
@@ -17,3 +18,9 @@ def index_token_events() -> int:
     while done := token_events_index():
         total += done
     return total
+
+
+@shared_task(acks_late=True)
+def send_transactions() -> dict[str, int]:
+    """Send the apps' queued contract calls (mints) and settle the sent ones."""
+    return {"sent": transactions_send(), "confirmed": transactions_confirm()}

@@ -9,6 +9,7 @@ the replaced blocks are removed and those heights are read again.
 """
 
 import logging
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import transaction
@@ -21,15 +22,18 @@ log = logging.getLogger(__name__)
 ZERO = "0x" + "0" * 40
 
 
-def _contract():
-    w3 = client.web3()
-    abi = client.contract_artifact("RecToken")["abi"]
-    return w3, w3.eth.contract(address=settings.REC_TOKEN_ADDRESS, abi=abi)
+# Who acts on the events (the recs app: burns become retirements, redemptions return
+# RECs), told in the transaction that records them, so the ledger moves with the index.
+_FOLLOWERS: list[Callable[[list[TokenEvent]], None]] = []
+
+
+def follow(follower: Callable[[list[TokenEvent]], None]) -> None:
+    _FOLLOWERS.append(follower)
 
 
 def _decoders(contract) -> dict[bytes, object]:
     events = {}
-    for name in ("TransferSingle", "TransferBatch", "Retired"):
+    for name in ("TransferSingle", "TransferBatch", "Retired", "Redeemed"):
         event = getattr(contract.events, name)
         events[event_abi_to_log_topic(event().abi)] = event()
     return events
@@ -49,6 +53,10 @@ def _rows(chain_id: int, decoded) -> list[TokenEvent]:
         pairs = [(args["id"], args["value"])]
     elif name == "TransferBatch":
         pairs = list(zip(args["ids"], args["values"], strict=True))
+    elif name == "Redeemed":
+        return [TokenEvent(**common, kind=TokenEvent.Kind.REDEEMED, sender=args["holder"],
+                           token_id=args["id"], amount=args["amount"],
+                           claim={"account": args["account"][:64]})]  # fmt: skip
     else:
         claim = {
             "beneficiary_hash": "0x" + bytes(args["beneficiaryHash"]).hex(),
@@ -67,14 +75,14 @@ def _rows(chain_id: int, decoded) -> list[TokenEvent]:
 
 
 def token_events_index(*, limit: int = 2000) -> int:
-    """Index the contract's events of up to ``limit`` more final blocks; the events
-    recorded (0 when no token contract is configured)."""
-    if not settings.REC_TOKEN_ADDRESS:
+    """Index the contract's events of up to ``limit`` more final blocks and hand them to
+    the followers; the events recorded (0 when no token contract is known)."""
+    if (contract := client.rec_token_contract()) is None:
         return 0
-    w3, contract = _contract()
+    w3 = client.web3()
     chain_id = w3.eth.chain_id
     cursor, _ = TokenCursor.objects.get_or_create(
-        chain_id=chain_id, contract_address=settings.REC_TOKEN_ADDRESS
+        chain_id=chain_id, contract_address=contract.address
     )
     if cursor.last_block >= 0:
         canonical = bytes(w3.eth.get_block(cursor.last_block)["hash"]).hex()
@@ -101,6 +109,8 @@ def token_events_index(*, limit: int = 2000) -> int:
         if not moved:
             return 0  # another worker indexed these blocks meanwhile
         TokenEvent.objects.bulk_create(rows, ignore_conflicts=True)
+        for follower in _FOLLOWERS:
+            follower(rows)
     return len(rows)
 
 

@@ -70,6 +70,18 @@ class NoEvidence(Conflict):
     )
 
 
+class ChainUnavailable(Refused):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "chain_unavailable"
+    default_detail = "The chain node does not answer; nothing was changed. Try again later."
+
+
+class TokenizationOff(Refused):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "tokenization_off"
+    default_detail = "This engine tokenizes no RECs: no RecToken contract is configured."
+
+
 def error_body(code: int, error: str, message: str, **extra) -> dict:
     return {"code": code, "error": error, "message": message, **extra}
 

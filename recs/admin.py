@@ -14,10 +14,14 @@ from recs.models import (
     Account,
     Bundle,
     Rec,
+    Redemption,
+    RedemptionRange,
     Remainder,
     Retirement,
     RetirementRange,
     Span,
+    Tokenization,
+    TokenizationRange,
     Transfer,
     TransferRange,
 )
@@ -228,10 +232,12 @@ class RetiredSourceFilter(admin.SimpleListFilter):
 @admin.register(Retirement)
 class RetirementAdmin(SerialSearch, ReadOnlyAdmin):
     range_path = "ranges__"
-    list_display = ["id", "beneficiary", "quantity", "account", "country", "period_start",
+    list_display = ["id", "beneficiary_shown", "quantity", "account", "wallet", "country",
+                    "period_start",
                     "period_end", "state", "statement_link", "created"]  # fmt: skip
     list_filter = [RetiredSourceFilter, "state", "country", "created"]
-    search_fields = ["beneficiary", "statement", "account__code", "account__customer__name"]
+    search_fields = ["beneficiary", "statement", "account__code", "account__customer__name",
+                     "wallet", "tx_hash"]  # fmt: skip
     list_select_related = ["account__customer"]
     inlines = [RetirementRangeInline]
 
@@ -239,3 +245,31 @@ class RetirementAdmin(SerialSearch, ReadOnlyAdmin):
     def statement_link(self, retirement) -> str:
         url = reverse("statement", kwargs={"statement_id": retirement.statement})
         return format_html('<a href="{}">statement</a>', url)
+
+
+class TokenizationRangeInline(TransferRangeInline):
+    model = TokenizationRange
+
+
+@admin.register(Tokenization)
+class TokenizationAdmin(SerialSearch, ReadOnlyAdmin):
+    range_path = "ranges__"
+    list_display = ["id", "account", "wallet", "quantity", "state", "tx_hash", "created"]
+    list_filter = ["state", "created"]
+    search_fields = ["wallet", "tx_hash", "account__code", "account__customer__name"]
+    list_select_related = ["account__customer"]
+    inlines = [TokenizationRangeInline]
+
+
+class RedemptionRangeInline(TransferRangeInline):
+    model = RedemptionRange
+
+
+@admin.register(Redemption)
+class RedemptionAdmin(SerialSearch, ReadOnlyAdmin):
+    range_path = "ranges__"
+    list_display = ["id", "account", "account_named", "wallet", "token_id", "quantity",
+                    "tx_hash", "created"]  # fmt: skip
+    search_fields = ["wallet", "tx_hash", "account_named", "account__customer__name"]
+    list_select_related = ["account__customer"]
+    inlines = [RedemptionRangeInline]

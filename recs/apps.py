@@ -15,8 +15,16 @@ APPEND_ONLY = {
     "recs_transferrange": ["transfer_id", "source_id", "first", "last", "quantity"],
     "recs_retirement": [
         "account_id", "statement", "quantity", "beneficiary", "purpose", "country",
-        "period_start", "period_end", "created",
+        "period_start", "period_end", "created", "wallet", "tx_hash", "log_index",
+        "beneficiary_hash", "purpose_hash",
     ],
+    "recs_tokenization": ["account_id", "contract", "wallet", "quantity", "tokens", "created"],
+    "recs_tokenizationrange": ["tokenization_id", "source_id", "first", "last", "quantity"],
+    "recs_redemption": [
+        "account_id", "account_named", "wallet", "token_id", "quantity", "tx_hash", "log_index",
+        "block_number", "created",
+    ],
+    "recs_redemptionrange": ["redemption_id", "source_id", "first", "last", "quantity"],
     "recs_retirementrange": ["retirement_id", "source_id", "first", "last", "quantity"],
     "recs_idempotentrequest": [
         "account_id", "key", "fingerprint", "status_code", "body", "created",
@@ -28,6 +36,7 @@ FORWARD_ONLY = {
     "recs_rec": ["state", "hash", "ledger_block_id", "height"],
     "recs_transfer": ["status", "status_changed"],
     "recs_retirement": ["state", "hash", "ledger_block_id", "height"],
+    "recs_tokenization": ["state", "height"],
 }
 
 
@@ -38,16 +47,19 @@ class RecsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate, pre_migrate
 
-        from chain import leaves
+        from chain import leaves, token_events, transactions
         from core.ledger_guard import sqlite_guards
         from energy import certificates
         from energy.services import on_customer_created
         from recs.accounts import account_open
         from recs.ledger import RecLeaves, RetirementLeaves
         from recs.selectors import RecHolder
+        from recs.tokenizations import TokenizationMint, token_events_apply
 
         leaves.register(RecLeaves())
         leaves.register(RetirementLeaves())
+        transactions.register(TokenizationMint())
+        token_events.follow(token_events_apply)
         on_customer_created(lambda customer: account_open(customer=customer))
         certificates.register(RecHolder())
         lift, guard = sqlite_guards(APPEND_ONLY, FORWARD_ONLY)

@@ -23,9 +23,12 @@ from recs.models import (
     Issuance,
     Numbering,
     Rec,
+    RedemptionRange,
     Remainder,
     RetirementRange,
     Span,
+    Tokenization,
+    TokenizationRange,
     Transfer,
     TransferRange,
 )
@@ -82,7 +85,7 @@ def _holding_problems() -> Iterator[str]:
 
 
 # Who holds a run of serials, in which status: (account, status, pending transfer).
-_Place = tuple[int, str, int | None]
+_Place = tuple[int | None, str, int | None]
 
 
 class _Serials:
@@ -92,7 +95,9 @@ class _Serials:
         self.starts, self.runs = [1], [(1, n, (issuer, "active", None))]
 
     def place(self, first: int, last: int, expected: _Place, new: _Place) -> str | None:
-        """Move ``first..last`` from ``expected`` to ``new``; what was wrong, if anything."""
+        """Move ``first..last`` from ``expected`` to ``new``; what was wrong, if anything.
+        An account of None expects any account (tokens on chain are alike, whoever
+        tokenized them) and, in ``new``, keeps the account each run had."""
         problem = None
         i = max(bisect.bisect_right(self.starts, first) - 1, 0)
         kept, at = self.runs[:i], first
@@ -100,11 +105,13 @@ class _Serials:
             if b < first or a > last:
                 kept.append((a, b, where))
                 continue
-            if where != expected and problem is None:
+            matches = where == expected or (expected[0] is None and where[1:] == expected[1:])
+            if not matches and problem is None:
                 problem = f"serials {max(a, first)}..{min(b, last)} were {_shown(where)}"
             kept += [(a, first - 1, where)] if a < first else []
             if a <= at:
-                kept.append((at, min(b, last), new))
+                moved = new if new[0] is not None else (where[0], *new[1:])
+                kept.append((at, min(b, last), moved))
                 at = min(b, last) + 1
             kept += [(last + 1, b, where)] if b > last else []
         if at <= last:  # serials past the source's last REC
@@ -154,18 +161,30 @@ def _history_problems() -> Iterator[str]:
             moves = ((t.sender_id, "active", None), (t.sender_id, "in_transfer", t.pk))
             events.append((t.created, 0, t.pk, r, *moves))
     for r in RetirementRange.objects.select_related("retirement").iterator(chunk_size=5000):
-        account = r.retirement.account_id
-        moves = ((account, "active", None), (account, "retired", None))
+        account = r.retirement.account_id  # None: burnt on chain, from any tokenizer's
+        origin = "on_chain" if account is None else "active"
+        moves = ((account, origin, None), (account, "retired", None))
         events.append((r.retirement.created, 1, r.retirement_id, r, *moves))
+    for r in TokenizationRange.objects.select_related("tokenization").iterator(chunk_size=5000):
+        t = r.tokenization
+        events.append((t.created, 2, t.pk, r, (t.account_id, "active", None),
+                       (t.account_id, "minting", None)))  # fmt: skip
+        if t.state in (Tokenization.State.PROCESSED, Tokenization.State.FAILED):
+            settled = "on_chain" if t.state == Tokenization.State.PROCESSED else "active"
+            events.append((t.state_changed, 2, t.pk, r, (t.account_id, "minting", None),
+                           (t.account_id, settled, None)))  # fmt: skip
+    for r in RedemptionRange.objects.select_related("redemption").iterator(chunk_size=5000):
+        moves = ((None, "on_chain", None), (r.redemption.account_id, "active", None))
+        events.append((r.redemption.created, 3, r.redemption_id, r, *moves))
     events.sort(key=lambda event: event[:3])
+    names = ["transfer", "retirement", "tokenization", "redemption"]
     for _, kind, pk, r, expected, new in events:
         serials = sources.get(r.source_id)
         problem = (
             serials.place(r.first, r.last, expected, new) if serials else "no RECs were issued"
         )
         if problem:
-            what = "transfer" if kind == 0 else "retirement"
-            yield f"{what} {pk} moved {r} of source {r.source_id}, but {problem}"
+            yield f"{names[kind]} {pk} moved {r} of source {r.source_id}, but {problem}"
     held = defaultdict(list)
     for b in Bundle.objects.values_list(
         "source_id", "first", "last", "account_id", "status", "transfer_id"

@@ -20,7 +20,7 @@ from core.errors import InsufficientHoldings
 from recs.accounts import accounts_of
 from recs.models import Account, Bundle
 
-ACTIVE, IN_TRANSFER, RETIRED = Bundle.Status
+ACTIVE, IN_TRANSFER, RETIRED, MINTING, ON_CHAIN = Bundle.Status
 
 
 @dataclass(frozen=True, order=True)

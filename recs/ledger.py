@@ -116,9 +116,12 @@ def retired_recs(retirement_ids: list[int]) -> dict[int, list[tuple[int, int, st
 
 
 def retirement_leaf_of(retirement: Retirement, recs: list[tuple[int, int, str]]) -> bytes:
+    claim = retirement.beneficiary, retirement.purpose
+    if retirement.on_chain:  # burnt on chain: its claim is the hashes put there
+        claim = bytes.fromhex(retirement.beneficiary_hash), bytes.fromhex(retirement.purpose_hash)
     return retirement_leaf(
-        beneficiary=retirement.beneficiary,
-        purpose=retirement.purpose,
+        beneficiary=claim[0],
+        purpose=claim[1],
         country=retirement.country,
         period_start=retirement.period_start,
         period_end=retirement.period_end,

@@ -271,6 +271,8 @@ class Numbering(models.Model):
 
 
 ACCOUNT_CODE = r"^CGA(-[2-9A-HJKMNP-TV-Z]{4}){3}$"
+ADDRESS = r"^0x[0-9a-fA-F]{40}$"
+TX_HASH = r"^0x[0-9a-f]{64}$"
 
 
 class Account(models.Model):
@@ -310,6 +312,10 @@ class Bundle(models.Model):
         ACTIVE = "active"
         IN_TRANSFER = "in_transfer"
         RETIRED = "retired"
+        # Tokenized: waiting for the mint to be final, then held as tokens on chain
+        # (by whichever wallet holds them now; the account is the one that sent them).
+        MINTING = "minting"
+        ON_CHAIN = "on_chain"
 
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="bundles")
     source = models.ForeignKey(
@@ -341,7 +347,10 @@ class Bundle(models.Model):
                 name="%(app_label)s_%(class)s_quantity_is_its_range",
             ),
             models.CheckConstraint(
-                condition=Q(status__in=["active", "retired"], transfer__isnull=True)
+                condition=Q(
+                    status__in=["active", "retired", "minting", "on_chain"],
+                    transfer__isnull=True,
+                )
                 | Q(status="in_transfer", transfer__isnull=False),
                 name="%(app_label)s_%(class)s_in_transfer_has_its_transfer",
             ),
@@ -436,9 +445,21 @@ class Retirement(models.Model):
     """RECs claimed for a beneficiary's consumption, forever: history, never changed
     but for its anchoring (``state``, ``hash``, ``height``, ``ledger_block``), which
     moves forward as a REC's does. ``statement`` is the unguessable id of its
-    public statement."""
+    public statement.
 
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="retirements")
+    A retirement made on chain (a burn of RecToken tokens with its claim) has no
+    account: it names the ``wallet`` that burned, the burn's transaction, and the
+    keccak-256 hashes of beneficiary and purpose the holder put on chain, in place
+    of their text."""
+
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, null=True, blank=True, related_name="retirements"
+    )
+    wallet = models.CharField(max_length=42, blank=True)
+    tx_hash = models.CharField(max_length=66, blank=True)
+    log_index = models.IntegerField(null=True, blank=True)
+    beneficiary_hash = models.CharField(max_length=64, blank=True)
+    purpose_hash = models.CharField(max_length=64, blank=True)
     statement = models.CharField(max_length=32, unique=True, editable=False)
     quantity = models.BigIntegerField()
     beneficiary = models.CharField(max_length=200)
@@ -498,10 +519,43 @@ class Retirement(models.Model):
                 | Q(state="Processed", hash__isnull=False, height__isnull=False),
                 name="%(app_label)s_%(class)s_anchored_when_processed",
             ),
+            models.CheckConstraint(
+                condition=Q(account__isnull=False, wallet="", tx_hash="")
+                | Q(
+                    account__isnull=True,
+                    wallet__regex=ADDRESS,
+                    tx_hash__regex=TX_HASH,
+                    beneficiary_hash__regex=SHA256_HEX,
+                    purpose_hash__regex=SHA256_HEX,
+                ),
+                name="%(app_label)s_%(class)s_by_an_account_or_on_chain",
+            ),
+            # A burn's event is one retirement, however often it is indexed.
+            models.UniqueConstraint(
+                fields=["tx_hash", "log_index"],
+                condition=~Q(tx_hash=""),
+                name="%(app_label)s_%(class)s_burn_once",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"retirement {self.pk} of {self.quantity} RECs for {self.beneficiary}"
+
+    @property
+    def on_chain(self) -> bool:
+        return self.account_id is None
+
+    @property
+    def beneficiary_shown(self) -> str:
+        if self.on_chain:
+            return f"0x{self.beneficiary_hash} (keccak-256 of the name)"
+        return self.beneficiary
+
+    @property
+    def retired_by(self) -> str:
+        if self.on_chain:
+            return f"wallet {self.wallet}, burning its tokens in transaction {self.tx_hash}"
+        return f"{self.account.customer.name} ({self.account.code})"
 
 
 class RetirementRange(_Range):
@@ -512,6 +566,102 @@ class RetirementRange(_Range):
             # Serves the admin's "every retirement of a source" and a serial's retirement.
             models.Index(fields=["source", "last"], name="recs_retirementrange_source"),
         ]
+
+
+class Tokenization(models.Model):
+    """RECs an account moved to a wallet as RecToken tokens (ERC-1155), in one mint.
+
+    Its RECs leave the account's active holdings at once (bundles ``minting``); the
+    mint transaction (``chain.transactions``, purpose "tokenization") carries them
+    to ``wallet``: ``state`` New until the node has it, Pending until it is final,
+    then Processed (bundles ``on_chain``), or Failed if the mint reverts (the RECs
+    return active). History: only the state and the mint's outcome change, forward.
+    """
+
+    class State(models.TextChoices):
+        NEW = "New"
+        PENDING = "Pending"
+        PROCESSED = "Processed"
+        FAILED = "Failed"
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="tokenizations")
+    # The RecToken contract that mints them.
+    contract = models.CharField(max_length=42)
+    wallet = models.CharField(max_length=42)
+    quantity = models.BigIntegerField()
+    # What the mint carries: [[token id as a decimal string, amount], ...] by token id.
+    tokens = models.JSONField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.NEW)
+    state_changed = models.DateTimeField(null=True, blank=True)
+    tx_hash = models.CharField(max_length=66, blank=True)
+    height = models.BigIntegerField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            # Serves /tokenizations: an account's tokenizations, newest first.
+            models.Index(fields=["account", "-id"], name="recs_tokenization_account"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(quantity__gt=0), name="%(app_label)s_%(class)s_quantity_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(wallet__regex=ADDRESS) & ~Q(wallet="0x" + "0" * 40),
+                name="%(app_label)s_%(class)s_wallet_is_an_address",
+            ),
+            models.CheckConstraint(
+                condition=Q(state__in=["New", "Failed"])
+                | Q(state="Pending", tx_hash__regex=TX_HASH)
+                | Q(state="Processed", tx_hash__regex=TX_HASH, height__isnull=False),
+                name="%(app_label)s_%(class)s_minted_when_processed",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"tokenization {self.pk} of {self.quantity} RECs to {self.wallet} ({self.state})"
+
+
+class TokenizationRange(_Range):
+    tokenization = models.ForeignKey(Tokenization, on_delete=models.PROTECT, related_name="ranges")
+
+
+class Redemption(models.Model):
+    """RecToken tokens a wallet sent back to the contract (which burns them) naming an
+    account: that many RECs of the token's source and vintage month return to the
+    account, active, oldest serial first. One per Redeemed event; an event that names
+    no account returns them to the account they were tokenized from, flagged."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="redemptions")
+    account_named = models.CharField(max_length=64)
+    wallet = models.CharField(max_length=42)
+    token_id = models.DecimalField(max_digits=78, decimal_places=0)
+    quantity = models.BigIntegerField()
+    tx_hash = models.CharField(max_length=66)
+    log_index = models.IntegerField()
+    block_number = models.BigIntegerField()
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            # Serves an account's redemptions, newest first.
+            models.Index(fields=["account", "-id"], name="recs_redemption_account"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(quantity__gt=0), name="%(app_label)s_%(class)s_quantity_positive"
+            ),
+            models.UniqueConstraint(
+                fields=["tx_hash", "log_index"], name="%(app_label)s_%(class)s_event_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"redemption of {self.quantity} x {self.token_id} to {self.account_named}"
+
+
+class RedemptionRange(_Range):
+    redemption = models.ForeignKey(Redemption, on_delete=models.PROTECT, related_name="ranges")
 
 
 class IdempotentRequest(models.Model):

@@ -137,16 +137,17 @@ def statement_pdf(statement: Statement, url: str) -> bytes:
     story = [
         Paragraph("Renewable energy certificates retired", styles["Title"]),
         Paragraph(
-            f"{r.quantity} MWh retired for <b>{_escape(r.beneficiary)}</b>", styles["Heading2"]
+            f"{r.quantity} MWh retired for <b>{_escape(r.beneficiary_shown)}</b>",
+            styles["Heading2"],
         ),
         Table(
             [
-                [text("Beneficiary"), text(r.beneficiary)],
-                [text("Purpose"), text(r.purpose or "-")],
+                [text("Beneficiary"), text(r.beneficiary_shown)],
+                [text("Purpose"), text(f"0x{r.purpose_hash}" if r.on_chain else r.purpose or "-")],
                 [text("Country of consumption"), text(r.country)],
                 [text("Period claimed"), text(f"{r.period_start} to {r.period_end}")],
                 [text("Quantity"), text(f"{r.quantity} RECs ({r.quantity} MWh)")],
-                [text("Retired by"), text(f"{r.account.customer.name} ({r.account.code})")],
+                [text("Retired by"), text(r.retired_by)],
                 [text("Retired on"), text(f"{r.created:%Y-%m-%d %H:%M} UTC")],
                 [text("Retirement hash"), text(f"0x{r.hash}" if r.hash else "not sealed yet")],
                 [text("Anchoring"), text(_anchoring(statement.proof))],

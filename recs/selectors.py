@@ -24,6 +24,8 @@ from recs.models import (
     Retirement,
     RetirementRange,
     Span,
+    Tokenization,
+    TokenizationRange,
     Transfer,
     TransferRange,
 )
@@ -364,3 +366,21 @@ def retirement_get(*, customer: Customer, retirement_id: str) -> Retirement:
     retirement = Retirement.objects.get(pk=pk, account__customer=customer)
     _with_ranges([retirement], RetirementRange, "retirement_id")
     return retirement
+
+
+def tokenization_list(*, customer: Customer, page: Page) -> tuple[int, list[Tokenization]]:
+    """The tokenizations of the customer's account, newest first."""
+    tokenizations = Tokenization.objects.filter(account__customer=customer)
+    total = tokenizations.count()
+    rows = list(tokenizations.order_by("-id")[page.offset : page.offset + page.size])
+    _with_ranges(rows, TokenizationRange, "tokenization_id")
+    return total, rows
+
+
+def tokenization_get(*, customer: Customer, tokenization_id: str) -> Tokenization:
+    """A tokenization of the customer's account; Tokenization.DoesNotExist for any other."""
+    if (pk := path_id(tokenization_id)) is None:
+        raise Tokenization.DoesNotExist(tokenization_id)
+    tokenization = Tokenization.objects.get(pk=pk, account__customer=customer)
+    _with_ranges([tokenization], TokenizationRange, "tokenization_id")
+    return tokenization

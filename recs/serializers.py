@@ -191,6 +191,44 @@ class RetirementRequestSerializer(_PickSerializer):
         return super().validate(data)
 
 
+class TokenizationRequestSerializer(_PickSerializer):
+    """The body of POST /tokenizations."""
+
+    wallet = serializers.CharField(max_length=64, help_text="the address the tokens go to")
+
+
+class TokenSerializer(serializers.Serializer):
+    """One token id a mint carries: a source and vintage month, and how many RECs."""
+
+    token_id = serializers.CharField(help_text="decimal: source id x 1,000,000 + yyyymm")
+    amount = serializers.IntegerField()
+
+    def to_representation(self, pair) -> dict:
+        return {"token_id": pair[0], "amount": pair[1]}
+
+
+class TokenizationSerializer(WireSerializer):
+    """A tokenization: RECs minted to a wallet as RecToken tokens, and its mint's state."""
+
+    optional = frozenset({"tx_hash", "height", "state_changed"})
+
+    id = serializers.IntegerField()
+    state = serializers.CharField(help_text="New, Pending, Processed, or Failed (reverted)")
+    wallet = serializers.CharField()
+    contract = serializers.CharField(help_text="the RecToken contract's address")
+    quantity = serializers.IntegerField()
+    bundles = RangeSerializer(source="range_list", many=True)
+    tokens = TokenSerializer(many=True)
+    tx_hash = serializers.CharField(required=False)
+    height = serializers.IntegerField(required=False)
+    created = TimestampField()
+    state_changed = TimestampField(required=False)
+
+
+class TokenizationListItemSerializer(TokenizationSerializer):
+    total = serializers.IntegerField(help_text="number of tokenizations of the account")
+
+
 class RetirementSerializer(WireSerializer):
     """A retirement (cg-rec-lifecycle-api.md, Retirements), with where its hash stands."""
 
@@ -248,12 +286,21 @@ class StatementRecSerializer(WireSerializer):
 def statement_data(statement, url: str) -> dict:
     """The JSON of a public statement (cg-rec-lifecycle-api.md, Public statements)."""
     r = statement.retirement
-    retirement = {
-        "id": r.pk,
-        "account": r.account.code,
-        "holder": r.account.customer.name,
-        "beneficiary": r.beneficiary,
-        "purpose": r.purpose,
+    retirement = {"id": r.pk}
+    if r.on_chain:  # burnt by a wallet: the claim is the hashes it put on chain
+        on_chain = {
+            "wallet": r.wallet,
+            "tx_hash": r.tx_hash,
+            "beneficiary_hash": "0x" + r.beneficiary_hash,
+            "purpose_hash": "0x" + r.purpose_hash,
+        }
+        retirement["on_chain"] = on_chain
+        claim = {k: on_chain[k] for k in ("beneficiary_hash", "purpose_hash")}
+    else:
+        retirement |= {"account": r.account.code, "holder": r.account.customer.name}
+        claim = {"beneficiary": r.beneficiary, "purpose": r.purpose}
+    retirement |= {
+        **claim,
         "country": r.country,
         "period_start": r.period_start.isoformat(),
         "period_end": r.period_end.isoformat(),
@@ -269,8 +316,7 @@ def statement_data(statement, url: str) -> dict:
         "retirement": retirement,
         # What the retirement's leaf is computed from (chain.hashing.retirement_leaf).
         "leaf_fields": {
-            "beneficiary": r.beneficiary,
-            "purpose": r.purpose,
+            **claim,
             "country": r.country,
             "period_start": r.period_start.isoformat(),
             "period_end": r.period_end.isoformat(),

@@ -14,6 +14,12 @@ urlpatterns = [
         views.RetirementDetailView.as_view(),
         name="retirement",
     ),
+    path("tokenizations", views.TokenizationListView.as_view(), name="tokenizations"),
+    path(
+        "tokenizations/<str:tokenization_id>",
+        views.TokenizationDetailView.as_view(),
+        name="tokenization",
+    ),
     path("transfers", views.TransferListView.as_view(), name="transfers"),
     path("transfers/<str:transfer_id>", views.TransferDetailView.as_view(), name="transfer"),
     *(

@@ -11,7 +11,7 @@ from energy.serializers import RecTransactionSerializer
 from recs import selectors
 from recs.accounts import account_summary
 from recs.idempotency import fingerprint, idempotent
-from recs.models import Bundle, Rec, Retirement, Transfer
+from recs.models import Bundle, Rec, Retirement, Tokenization, Transfer
 from recs.retirements import retirement_create
 from recs.serializers import (
     AccountSerializer,
@@ -24,10 +24,14 @@ from recs.serializers import (
     RetirementListItemSerializer,
     RetirementRequestSerializer,
     RetirementSerializer,
+    TokenizationListItemSerializer,
+    TokenizationRequestSerializer,
+    TokenizationSerializer,
     TransferListItemSerializer,
     TransferRequestSerializer,
     TransferSerializer,
 )
+from recs.tokenizations import token_contract, tokenization_create
 from recs.transfers import transfer_answer, transfer_create
 
 
@@ -315,3 +319,72 @@ class RetirementDetailView(APIView):
         except Retirement.DoesNotExist:
             raise NotFound(f"No retirement {retirement_id!r}.") from None
         return Response(RetirementSerializer(retirement, context={"request": request}).data)
+
+
+class TokenizationListView(APIView):
+    @extend_schema(
+        operation_id="tokenizations_list",
+        parameters=PAGE_PARAMETERS,
+        responses={200: TokenizationListItemSerializer(many=True), **errors(400)},
+    )
+    def get(self, request):
+        page = page_from(request)
+        total, tokenizations = selectors.tokenization_list(customer=request.user, page=page)
+        return Response(with_total(total, TokenizationSerializer(tokenizations, many=True).data))
+
+    @extend_schema(
+        operation_id="tokenizations_create",
+        parameters=[IDEMPOTENCY_KEY],
+        request=TokenizationRequestSerializer,
+        responses={
+            201: TokenizationSerializer,
+            **errors(
+                400, 404, 409, 503,
+                e400="a missing or malformed field (param names it; a wallet that is not an "
+                "address, or the zero address), no Idempotency-Key",
+                e404="not_found: an unknown source",
+                e409="insufficient_holdings (active RECs only: not those in a pending "
+                "transfer), or idempotency_key_reused",
+                e503="chain_unavailable: the node does not answer; tokenization_off: no "
+                "RecToken contract is configured",
+                e405="anything but GET and POST",
+            ),
+        },
+    )  # fmt: skip
+    def post(self, request):
+        # Asked of the node before the request's transaction (a first use on a local
+        # chain deploys it); the mint itself is sent by the chain's worker.
+        contract = token_contract()
+
+        def respond():
+            asked = valid_input(TokenizationRequestSerializer(data=request.data))
+            created = tokenization_create(
+                customer=request.user,
+                contract=contract,
+                wallet=asked["wallet"],
+                quantity=asked.get("quantity"),
+                source_id=_held_source_id(request, asked.get("source")),
+                serials=asked.get("recs"),
+            )
+            shown = selectors.tokenization_get(
+                customer=request.user, tokenization_id=str(created.pk)
+            )
+            return 201, TokenizationSerializer(shown).data
+
+        return _idempotent(request, respond)
+
+
+class TokenizationDetailView(APIView):
+    @extend_schema(
+        operation_id="tokenizations_detail",
+        parameters=[OpenApiParameter("tokenization_id", int, OpenApiParameter.PATH)],
+        responses={200: TokenizationSerializer, **errors(404)},
+    )
+    def get(self, request, tokenization_id: str):
+        try:
+            tokenization = selectors.tokenization_get(
+                customer=request.user, tokenization_id=tokenization_id
+            )
+        except Tokenization.DoesNotExist:
+            raise NotFound(f"No tokenization {tokenization_id!r}.") from None
+        return Response(TokenizationSerializer(tokenization).data)

@@ -51,9 +51,9 @@ def _anchor_contract_per_test(settings):
     """Each test's database starts empty, so each test looks up (or deploys) its Anchor;
     the test chain is one confirmation deep, as embedded mode's."""
     settings.CHAIN_CONFIRMATIONS = 1
-    client.anchor_contract.cache_clear()
+    client.deployed_contract.cache_clear()
     yield
-    client.anchor_contract.cache_clear()
+    client.deployed_contract.cache_clear()
 
 
 @pytest.fixture

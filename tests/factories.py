@@ -78,6 +78,9 @@ def node_calls_in_the_test_transaction():
     """
     w3 = client.web3()
     guard = "no_rpc_inside_transaction"
+    if guard not in w3.middleware_onion:  # an outer one lets them through already
+        yield w3
+        return
     w3.middleware_onion.remove(guard)
     try:
         yield w3

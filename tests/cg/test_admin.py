@@ -34,7 +34,7 @@ def test_every_energy_list_page_renders(admin_client, ledger, model):
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize("model", ["ledgerblock", "anchordeployment"])
+@pytest.mark.parametrize("model", ["ledgerblock", "deployment", "enginetransaction"])
 def test_the_chain_list_pages_render(admin_client, model):
     assert admin_client.get(reverse(f"admin:chain_{model}_changelist")).status_code == 200
 
@@ -256,7 +256,9 @@ def lifecycle(client_for, source):
     return source, sent, retired
 
 
-@pytest.mark.parametrize("model", ["account", "bundle", "transfer", "retirement"])
+@pytest.mark.parametrize(
+    "model", ["account", "bundle", "transfer", "retirement", "tokenization", "redemption"]
+)
 def test_the_lifecycle_pages_render_read_only(admin_client, lifecycle, model):
     listing = admin_client.get(reverse(f"admin:recs_{model}_changelist"))
     add = admin_client.get(reverse(f"admin:recs_{model}_add"))

@@ -28,6 +28,8 @@ def test_the_openapi_schema_describes_every_endpoint():
         "/api/v1/energy/transfers/{transfer_id}/recall",
         "/api/v1/energy/retirements",
         "/api/v1/energy/retirements/{retirement_id}",
+        "/api/v1/energy/tokenizations",
+        "/api/v1/energy/tokenizations/{tokenization_id}",
     }
     attribution = schema["components"]["schemas"]["AttributionListItem"]["properties"]
     assert attribution["value"]["type"] == "number"

@@ -9,7 +9,7 @@ from django.test import Client
 
 from chain import client
 from chain.hashing import attribution_leaf, merkle_root
-from chain.models import AnchorDeployment, LedgerBlock
+from chain.models import Deployment, LedgerBlock
 from chain.services import anchoring_round, blocks_confirm, blocks_seal, blocks_send
 from energy.models import Attribution, Source
 from tests.energy.test_ledger_services import assert_in_step
@@ -214,7 +214,7 @@ def test_a_deployed_anchor_is_remembered_across_restarts_and_redeployed_on_a_new
     first = client.anchor_contract().address
     nonce = chain.eth.get_transaction_count(engine)
 
-    client.anchor_contract.cache_clear()  # what a restarted process starts with
+    client.deployed_contract.cache_clear()  # what a restarted process starts with
     assert client.anchor_contract().address == first
     assert chain.eth.get_transaction_count(engine) == nonce  # nothing deployed again
 
@@ -224,4 +224,4 @@ def test_a_deployed_anchor_is_remembered_across_restarts_and_redeployed_on_a_new
 
     assert fresh.eth.get_code(again.address)
     assert fresh.eth.get_transaction_count(engine) == 1
-    assert AnchorDeployment.objects.get().address == again.address
+    assert Deployment.objects.get().address == again.address

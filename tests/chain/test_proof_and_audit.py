@@ -214,7 +214,7 @@ def test_chain_deploy_prints_a_working_contract_address_last(chain):
 
 def test_verify_ledger_on_a_chain_without_our_contract_deploys_nothing(anchored, chain):
     """The audit of a ledger against the wrong chain fails; it never writes to fix it."""
-    from chain.models import AnchorDeployment
+    from chain.models import Deployment
 
     client.use_web3(client._in_process_web3())  # a chain that never saw our anchors
     head = client.web3().eth.block_number
@@ -226,7 +226,7 @@ def test_verify_ledger_on_a_chain_without_our_contract_deploys_nothing(anchored,
     assert "no Anchor contract is known on this chain" in out.getvalue()
     assert "block 1: confirmed, but no Anchored event on chain" in out.getvalue()
     assert client.web3().eth.block_number == head
-    assert AnchorDeployment.objects.count() == 1  # the first chain's, nothing new
+    assert Deployment.objects.count() == 1  # the first chain's, nothing new
 
 
 @pytest.mark.postgres

@@ -167,7 +167,8 @@ def test_run_pipeline_runs_until_idle_and_says_what_it_did(chain, customer):
     lines = out.getvalue().splitlines()
     assert lines[-1] == (
         "pipeline idle (hourly attributions 24, ledger rows sealed 24, blocks sent 1,"
-        " blocks confirmed 1, RECs issued 0)"
+        " blocks confirmed 1, RECs issued 0, mints sent 0, mints confirmed 0,"
+        " token events indexed 0)"
     )
     assert set(Attribution.objects.values_list("state", flat=True)) == {"Processed"}
 

@@ -109,7 +109,7 @@ def named(picks: list[int], sources: list) -> list[tuple[int, int]]:
 )
 @given(steps=st.lists(step, min_size=1, max_size=14))
 def test_holdings_follow_the_contract_step_by_step(steps):
-    client.anchor_contract.cache_clear()
+    client.deployed_contract.cache_clear()
     with transaction.atomic():
         customers = [CustomerFactory(name=f"c{i}") for i in range(ACCOUNTS)]
         sources = [SourceFactory(customer=customers[i]) for i in range(2)]

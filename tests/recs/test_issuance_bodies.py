@@ -78,7 +78,7 @@ def issued_by(sql: bool, source_ids: list[int]) -> tuple[int, dict]:
     )
 )
 def test_the_sql_and_the_python_bodies_write_the_same_rows(customer, per_source):
-    client.anchor_contract.cache_clear()  # the ledger below starts at height 1 again
+    client.deployed_contract.cache_clear()  # the ledger below starts at height 1 again
     with transaction.atomic():  # each example starts from an empty ledger
         sources = []
         for values, earlier, hold in per_source:
