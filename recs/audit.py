@@ -8,12 +8,14 @@ carry) is what the source's last REC left.
 """
 
 import bisect
+import datetime as dt
 import itertools
 from collections import defaultdict
 from collections.abc import Iterator
 
 from django.db import connection
-from django.db.models import Count, F, Max, Min
+from django.db.models import Count, Exists, F, Max, Min, OuterRef
+from django.db.models.functions import TruncMonth
 
 from core.units import REC_VALUE, mwh_text
 from energy.models import Attribution
@@ -23,8 +25,10 @@ from recs.models import (
     Issuance,
     Numbering,
     Rec,
+    Redemption,
     RedemptionRange,
     Remainder,
+    Retirement,
     RetirementRange,
     Span,
     Tokenization,
@@ -33,6 +37,7 @@ from recs.models import (
     TransferRange,
 )
 from recs.selectors import rec_members
+from recs.tokens import token_id
 
 CHUNK = 500
 LIMIT = 100  # problems named per check: one broken rule tends to break many RECs
@@ -315,3 +320,72 @@ def _span_problems() -> Iterator[str]:
                 f"REC {rec_id}: holds transaction {attribution_id}, which is not Processed "
                 "or not plausible (quarantined or rejected)"
             )
+
+
+def token_problems() -> Iterator[str]:
+    """RECs on chain, against the RecToken contract: for each token id, the RECs the
+    ledger holds ``on_chain`` are the contract's total supply at the last block the
+    indexer followed (less what mints final after it carried); each burn with a claim
+    is a retirement with its statement, each redemption a redemption."""
+    from chain import client
+    from chain.models import TokenCursor, TokenEvent
+
+    ledger = _on_chain_by_token()
+    contract = client.rec_token_contract()
+    if contract is None:
+        for token, n in sorted(ledger.items()):
+            yield f"token {token}: the ledger holds {n} RECs on chain, but no contract is known"
+        return
+    w3 = client.web3()
+    cursor = TokenCursor.objects.filter(
+        chain_id=w3.eth.chain_id, contract_address=contract.address
+    ).first()
+    followed = cursor.last_block if cursor else -1
+    later: dict[int, int] = defaultdict(int)  # minted in blocks the indexer has not read
+    for tokens in Tokenization.objects.filter(
+        state=Tokenization.State.PROCESSED, height__gt=followed
+    ).values_list("tokens", flat=True):
+        for token, n in tokens:
+            later[int(token)] += n
+    seen = TokenEvent.objects.filter(chain_id=w3.eth.chain_id).values_list("token_id", flat=True)
+    for token in sorted(ledger.keys() | {int(t) for t in seen.distinct()}):
+        expected = ledger.get(token, 0) - later.get(token, 0)
+        supply = (
+            contract.functions.totalSupply(token).call(block_identifier=followed)
+            if followed >= 0
+            else 0
+        )
+        if supply != expected:
+            yield (
+                f"token {token}: the contract's supply at block {followed} is {supply}, but "
+                f"the ledger holds {expected} RECs on chain there"
+            )
+    recorded = {
+        TokenEvent.Kind.RETIRED: set(
+            Retirement.objects.exclude(tx_hash="").values_list("tx_hash", "log_index")
+        ),
+        TokenEvent.Kind.REDEEMED: set(Redemption.objects.values_list("tx_hash", "log_index")),
+    }
+    events = TokenEvent.objects.filter(chain_id=w3.eth.chain_id, kind__in=list(recorded))
+    for kind, tx_hash, log_index in events.values_list("kind", "tx_hash", "log_index"):
+        if (tx_hash, log_index) not in recorded[kind]:
+            what = "retirement with a statement" if kind == "retired" else "redemption"
+            yield f"{kind} event {tx_hash}#{log_index}: no {what} in the ledger"
+
+
+def _on_chain_by_token() -> dict[int, int]:
+    """RECs in ``on_chain`` bundles, by token id (source and month of production start)."""
+    held = Bundle.objects.filter(
+        source_id=OuterRef("source_id"),
+        first__lte=OuterRef("serial"),
+        last__gte=OuterRef("serial"),
+        status=Bundle.Status.ON_CHAIN,
+    )
+    rows = (
+        Rec.objects.filter(Exists(held))
+        .annotate(month=TruncMonth("production_start", tzinfo=dt.UTC))
+        .values("source_id", "month")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    return {token_id(r["source_id"], r["month"].date()): r["n"] for r in rows}

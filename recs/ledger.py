@@ -184,4 +184,6 @@ class RetirementLeaves:
                 yield None, leaf
 
     def problems(self) -> Iterator[str]:
-        return iter(())
+        from recs.audit import token_problems
+
+        yield from token_problems()

@@ -257,3 +257,26 @@ def test_tokens_sent_back_to_the_contract_return_as_active_recs(api, holder, sou
     assert Web3.to_checksum_address(redemption.wallet) == alice
     anchor_all()
     assert_ledger_verified()
+
+
+def test_the_audit_names_recs_the_ledger_holds_on_chain_that_the_contract_does_not(
+    api, holder, source, w3
+):
+    from chain.audit import ledger_problems
+
+    tokenize(api, {"quantity": 4, "wallet": w3.eth.accounts[1]})
+    chain_round()
+    anchor_all()
+    assert_ledger_verified()
+
+    # Someone with database access takes a REC back from chain without a redemption.
+    Bundle.objects.filter(status="on_chain").update(last=3, quantity=3)
+    Bundle.objects.create(account=Bundle.objects.first().account, source=source, first=4,
+                          last=4, quantity=1, status="active")  # fmt: skip
+
+    the_id = token_id(source.pk, T0.date())
+    problems = list(ledger_problems())
+    assert any(
+        f"token {the_id}: the contract's supply at block" in p and "holds 3 RECs" in p
+        for p in problems
+    ), problems
