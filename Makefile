@@ -63,6 +63,7 @@ bench: $(VENV)/.installed-test node_modules/.installed
 	$(BENCH_ENV) $(BIN)/python bench/anchor.py --sources $(BENCH_SOURCES)
 	$(BENCH_ENV) $(BIN)/python bench/issue.py --sources $(BENCH_SOURCES)
 	$(BENCH_ENV) $(BIN)/python bench/lifecycle.py
+	$(BENCH_ENV) $(BIN)/python bench/tokens.py
 	$(BENCH_ENV) $(BIN)/python bench/ops.py
 
 lint: $(VENV)/.installed-test
