@@ -2,7 +2,11 @@
 wallets with web3 alone, redeemed, through a node outage, a dropped mint and a reorg;
 the ledger ends verified with the supply balanced."""
 
+import datetime as dt
+import re
+
 import pytest
+from django.conf import settings as django_settings
 
 from cg.pipeline import run_until_idle
 from chain import anvil, client
@@ -162,3 +166,47 @@ def test_a_tokenization_the_engine_cannot_mint_is_refused_and_changes_nothing(
     assert refused.json()["error"] == error
     assert Tokenization.objects.count() == EngineTransaction.objects.count() == 0
     assert holdings() == [("Hill Valley Energy", 1, 2, "active")]
+
+
+def readme_snippet() -> str:
+    text = (django_settings.BASE_DIR / "README.md").read_text()
+    found = re.search(r"<!-- snippet: web3-tokens -->\n```python\n(.*?)```", text, re.S)
+    assert found, "the README lost its web3-tokens snippet"
+    return found.group(1)
+
+
+def test_the_readme_snippet_trades_retires_and_redeems(token, customer, source, client_for):
+    w3, contract, _ = token
+    march = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
+    append(source, [MWH] * 10, start=march)
+    run_until_idle()
+    buyer = CustomerFactory(name="Buyer")
+    account = account_open(customer=buyer)
+    type(account).objects.filter(pk=account.pk).update(code="CGA-7K2M-QX9D-4RTP")
+    made = client_for(customer).post(
+        "/api/v1/energy/tokenizations", {"quantity": 10, "wallet": w3.eth.accounts[1]},
+        format="json", HTTP_IDEMPOTENCY_KEY="t",
+    ).json()  # fmt: skip
+    run_until_idle()
+    namespace = {
+        "NODE_URL": django_settings.WEB3_PROVIDER_URI,
+        "REC_TOKEN_ABI": client.contract_artifact("RecToken")["abi"],
+        "made": made,
+        "buyer": w3.eth.accounts[2],
+    }
+
+    exec(compile(readme_snippet(), "README.md", "exec"), namespace)
+    run_until_idle()
+
+    the_id = token_id(source.pk, march.date())
+    assert contract.functions.balanceOf(w3.eth.accounts[2], the_id).call() == 5
+    assert contract.functions.totalSupply(the_id).call() == 5
+    retirement = Retirement.objects.get()
+    assert (retirement.quantity, retirement.period_end) == (2, dt.date(2024, 3, 31))
+    assert Redemption.objects.get().account == account
+    assert holdings() == [
+        ("Buyer", 3, 5, "active"),
+        ("Hill Valley Energy", 1, 2, "retired"),
+        ("Hill Valley Energy", 6, 10, "on_chain"),
+    ]
+    assert_ledger_verified()
