@@ -4,6 +4,7 @@ the ledger ends verified with the supply balanced."""
 
 import datetime as dt
 import re
+import threading
 
 import pytest
 from django.conf import settings as django_settings
@@ -209,4 +210,69 @@ def test_the_readme_snippet_trades_retires_and_redeems(token, customer, source, 
         ("Hill Valley Energy", 1, 2, "retired"),
         ("Hill Valley Energy", 6, 10, "on_chain"),
     ]
+    assert_ledger_verified()
+
+
+@pytest.mark.postgres
+def test_workers_at_once_tokenize_what_is_held_and_never_share_a_nonce(token, customer, source):
+    from django.db import connection
+
+    from chain.services import blocks_confirm, blocks_seal, blocks_send
+    from core.errors import InsufficientHoldings
+    from recs.tokenizations import tokenization_create
+
+    w3, contract, _ = token
+    append(source, [MWH] * 8)
+    run_until_idle()
+    outcomes, errors = [], []
+
+    def at_once(work, n: int) -> None:
+        barrier = threading.Barrier(n)
+
+        def run():
+            try:
+                barrier.wait()
+                work()
+            except Exception as error:  # a thread's failure must fail the test
+                errors.append(error)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=run) for _ in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    def tokenize():
+        try:
+            tokenization_create(customer=customer, contract=contract,
+                                wallet=w3.eth.accounts[1], quantity=3)  # fmt: skip
+            outcomes.append("made")
+        except InsufficientHoldings:
+            outcomes.append("refused")
+
+    at_once(tokenize, 4)  # 8 held, 3 each: two can be made, whatever the order
+    assert errors == []
+    assert sorted(outcomes) == ["made", "made", "refused", "refused"]
+    assert holdings() == [("Hill Valley Energy", 1, 6, "minting"),
+                          ("Hill Valley Energy", 7, 8, "active")]  # fmt: skip
+
+    # Anchoring work waits beside the mints; three workers send everything at once.
+    append(source, [MWH // 4] * 3, start=T0.replace(hour=8))
+    while blocks_seal():
+        pass
+    at_once(lambda: (transactions_send(), blocks_send()), 3)
+    assert errors == []
+    assert transactions_confirm() == 2 and blocks_confirm() >= 1
+
+    account = client.engine_account().address
+    used = sorted(
+        [*LedgerBlock.objects.values_list("nonce", flat=True),
+         *EngineTransaction.objects.values_list("nonce", flat=True)]
+    )  # fmt: skip
+    assert used == list(range(2, w3.eth.get_transaction_count(account)))
+    assert contract.functions.balanceOf(w3.eth.accounts[1], token_id(source.pk, T0.date())
+                                        ).call() == 6  # fmt: skip
+    run_until_idle()
     assert_ledger_verified()
