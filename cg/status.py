@@ -37,7 +37,7 @@ class PipelineStatus:
 
 
 def pipeline_status() -> PipelineStatus:
-    from chain.models import LedgerBlock
+    from chain.models import EngineTransaction, LedgerBlock
     from energy.models import Attribution, Quality, Source
     from recs.models import Issuance, Retirement
 
@@ -67,6 +67,7 @@ def pipeline_status() -> PipelineStatus:
     to_send = unconfirmed.filter(status__in=["sealed", "signed"])
     sent = unconfirmed.filter(status="sent")
     retiring = Retirement.objects.filter(ledger_block__isnull=True)
+    minting = EngineTransaction.objects.filter(status__in=["queued", "signed", "sent"])
     # Sources with at least a whole MWh Processed and in no REC yet (stored counters).
     due = Source.objects.filter(without_rec_sum__gte=MWH).count()
     stages = [
@@ -86,6 +87,10 @@ def pipeline_status() -> PipelineStatus:
         Stage(
             "retirements to seal", retiring.count(), "retirements",
             retiring.order_by("id").values_list("created", flat=True).first(),
+        ),
+        Stage(
+            "mints", minting.count(), "transactions",
+            minting.order_by("id").values_list("created", flat=True).first(),
         ),
     ]  # fmt: skip
     return PipelineStatus(

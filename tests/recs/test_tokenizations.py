@@ -103,6 +103,8 @@ def test_tokenized_recs_are_minted_to_the_wallet_in_one_transaction(api, holder,
     assert done["height"] == receipt["blockNumber"]
     assert contract(w3).functions.balanceOf(alice, the_id).call() == 3
     assert holdings() == [(1, 3, "on_chain"), (4, 5, "active")]
+    summary = api.get("/api/v1/energy/account").json()
+    assert (summary["held"], summary["on_chain"]) == (2, 3)
     listed = api.get(URL).json()
     assert [(t["id"], t["total"]) for t in listed] == [(body["id"], 1)]
     anchor_all()
@@ -280,3 +282,15 @@ def test_the_audit_names_recs_the_ledger_holds_on_chain_that_the_contract_does_n
         f"token {the_id}: the contract's supply at block" in p and "holds 3 RECs" in p
         for p in problems
     ), problems
+
+
+def test_operators_see_mints_waiting_in_the_pipeline_status(api, holder, w3):
+    from cg.status import pipeline_status
+
+    tokenize(api, {"quantity": 2, "wallet": w3.eth.accounts[1]})
+
+    waiting = {s.name: s for s in pipeline_status().stages}["mints"]
+    assert (waiting.waiting, waiting.unit) == (1, "transactions")
+    assert waiting.oldest is not None
+    chain_round()
+    assert {s.name: s for s in pipeline_status().stages}["mints"].waiting == 0
