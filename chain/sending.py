@@ -162,14 +162,14 @@ def _already_there(block: LedgerBlock, error: Exception) -> bool:
     return False
 
 
-def receipt_of(block: LedgerBlock):
+def receipt_of(block: LedgerBlock | EngineTransaction):
     try:
         return client.web3().eth.get_transaction_receipt(block.tx_hash)
     except TransactionNotFound:
         return None
 
 
-def in_node(block: LedgerBlock) -> bool:
+def in_node(block: LedgerBlock | EngineTransaction) -> bool:
     try:
         client.web3().eth.get_transaction(block.tx_hash)
         return True

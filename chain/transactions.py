@@ -24,12 +24,12 @@ from django.db import transaction
 from django.utils import timezone
 from eth_tester.exceptions import TransactionFailed
 from eth_utils.exceptions import ValidationError as EthValidationError
-from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
+from web3.exceptions import ContractLogicError, Web3RPCError
 
 from chain import client
 from chain.models import EngineTransaction
 from chain.sealing import serialize
-from chain.sending import NODE_DOWN, fees, nonce_next
+from chain.sending import NODE_DOWN, fees, in_node, nonce_next, receipt_of
 
 log = logging.getLogger(__name__)
 Status = EngineTransaction.Status
@@ -168,28 +168,13 @@ def _already_there(tx: EngineTransaction, error: Exception) -> bool:
     if "already known" in message or "known transaction" in message:
         return True
     if "nonce too low" in message or "invalid transaction nonce" in message:
-        if _receipt(tx) is not None:
+        if receipt_of(tx) is not None:
             return True
         _backoff(tx, f"nonce {tx.nonce} was taken", status=Status.QUEUED, nonce=None,
                  chain_id=None, raw_tx="", tx_hash="")  # fmt: skip
         return False
     _backoff(tx, f"node refused the transaction: {error}")
     return False
-
-
-def _receipt(tx: EngineTransaction):
-    try:
-        return client.web3().eth.get_transaction_receipt(tx.tx_hash)
-    except TransactionNotFound:
-        return None
-
-
-def _in_node(tx: EngineTransaction) -> bool:
-    try:
-        client.web3().eth.get_transaction(tx.tx_hash)
-        return True
-    except TransactionNotFound:
-        return False
 
 
 def transactions_confirm() -> int:
@@ -208,9 +193,9 @@ def transaction_settle(tx: EngineTransaction) -> bool:
     """Confirm (or fail) one sent call once its receipt is deep enough; whether it was
     confirmed. Gone from the node (dropped, reorged out): sent again as it is."""
     w3 = client.web3()
-    receipt = _receipt(tx)
+    receipt = receipt_of(tx)
     if receipt is None:
-        if not _in_node(tx):
+        if not in_node(tx):
             EngineTransaction.objects.filter(pk=tx.pk, status=Status.SENT).update(
                 status=Status.SIGNED, last_error="transaction left the chain; resending"
             )

@@ -230,6 +230,18 @@ def _taken(event: TokenEvent) -> dict[int, list[Run]] | None:
     return found
 
 
+def _from_chain(taken: dict[int, list[Run]], ranges, *, to, **owner) -> None:
+    """Record the runs an event took as ``ranges`` rows of ``owner`` and move them off
+    chain: each account's runs to ``to(account)``, an (account, status) pair."""
+    ranges.objects.bulk_create(
+        ranges(**owner, source_id=run.source_id, first=run.first, last=run.last,
+               quantity=run.quantity)
+        for held in taken.values() for run in held
+    )  # fmt: skip
+    for account_id, held in taken.items():
+        runs_move(held, origin=Holder(account_id, ON_CHAIN), to=Holder(*to(account_id)))
+
+
 def _days(days: int) -> dt.date:
     return dt.date(1970, 1, 1) + dt.timedelta(days=days)
 
@@ -257,13 +269,9 @@ def _retire(event: TokenEvent) -> None:
         period_start=min(start, end),
         period_end=end,
     )
-    RetirementRange.objects.bulk_create(
-        RetirementRange(retirement=retirement, source_id=run.source_id, first=run.first,
-                        last=run.last, quantity=run.quantity)
-        for held in taken.values() for run in held
-    )  # fmt: skip
-    for account_id, held in taken.items():
-        runs_move(held, origin=Holder(account_id, ON_CHAIN), to=Holder(account_id, RETIRED))
+    _from_chain(
+        taken, RetirementRange, retirement=retirement, to=lambda account: (account, RETIRED)
+    )
 
 
 def _redeem(event: TokenEvent) -> None:
@@ -287,13 +295,7 @@ def _redeem(event: TokenEvent) -> None:
         log_index=event.log_index,
         block_number=event.block_number,
     )
-    RedemptionRange.objects.bulk_create(
-        RedemptionRange(redemption=redemption, source_id=run.source_id, first=run.first,
-                        last=run.last, quantity=run.quantity)
-        for held in taken.values() for run in held
-    )  # fmt: skip
-    for account_id, held in taken.items():
-        runs_move(held, origin=Holder(account_id, ON_CHAIN), to=Holder(target, ACTIVE))
+    _from_chain(taken, RedemptionRange, redemption=redemption, to=lambda _: (target, ACTIVE))
 
 
 def token_events_apply(events: list[TokenEvent]) -> None:

@@ -43,12 +43,15 @@ def busy(chain):
 
 def login(browser, live_server) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     User.objects.create_superuser("operator", "op@example.com", "a-long-passphrase")
     browser.get(live_server.url + "/admin/login/?next=/admin/")
     browser.find_element(By.ID, "id_username").send_keys("operator")
     browser.find_element(By.ID, "id_password").send_keys("a-long-passphrase")
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    # A click does not wait for the page it submits to: wait until the admin answers.
+    WebDriverWait(browser, 10).until(lambda b: "/admin/login/" not in b.current_url)
 
 
 def test_the_page_shows_what_the_database_holds(busy, live_server, browser):
