@@ -34,7 +34,7 @@ class DeploymentAdmin(ReadOnlyAdmin):
 class TokenEventAdmin(ReadOnlyAdmin):
     list_display = ["block_number", "kind", "sender", "receiver", "token_id", "amount"]
     list_filter = ["kind"]
-    search_fields = ["sender", "receiver", "tx_hash"]
+    search_fields = ["=token_id", "sender", "receiver", "tx_hash"]
 
 
 @admin.register(EngineTransaction)

@@ -29,6 +29,7 @@ from recs.models import (
     Transfer,
     TransferRange,
 )
+from recs.tokens import token_id, token_origin
 
 
 def rec_list(*, customer: Customer, page: Page) -> tuple[int, list[Rec]]:
@@ -384,3 +385,18 @@ def tokenization_get(*, customer: Customer, tokenization_id: str) -> Tokenizatio
     tokenization = Tokenization.objects.get(pk=pk, account__customer=customer)
     _with_ranges([tokenization], TokenizationRange, "tokenization_id")
     return tokenization
+
+
+def token_event_list(*, token: str, page: Page) -> tuple[int, list]:
+    """What happened on chain to a token id (hex or decimal), newest first: its
+    transfers, mints, burns, retirements and redemptions from final blocks; raises
+    LookupError for a string that is no token id. Chain data, public to every reader."""
+    from chain.models import TokenEvent
+
+    origin = token_origin(token)
+    if origin is None:
+        raise LookupError(token)
+    events = TokenEvent.objects.filter(token_id=token_id(*origin))
+    total = events.count()
+    rows = events.order_by("-block_number", "-log_index", "-position")
+    return total, list(rows[page.offset : page.offset + page.size])

@@ -230,6 +230,31 @@ class TokenizationListItemSerializer(TokenizationSerializer):
     total = serializers.IntegerField(help_text="number of tokenizations of the account")
 
 
+class TokenEventSerializer(WireSerializer):
+    """An event of the RecToken contract for one token id, from a final block."""
+
+    optional = frozenset({"to", "claim"})
+
+    kind = serializers.CharField(help_text="transfer, retired or redeemed")
+    from_ = serializers.CharField(source="sender", help_text="zero address: a mint")
+    to = serializers.CharField(source="receiver", required=False, help_text="zero: a burn")
+    amount = serializers.IntegerField()
+    block = serializers.IntegerField(source="block_number")
+    tx_hash = serializers.CharField()
+    log_index = serializers.IntegerField()
+    claim = serializers.DictField(required=False, help_text="a retirement's or redemption's")
+
+    def to_representation(self, event) -> dict:
+        data = super().to_representation(event)
+        if not data.get("claim"):
+            data.pop("claim", None)
+        return {"kind": data.pop("kind"), "from": data.pop("from_"), **data}
+
+
+class TokenEventListItemSerializer(TokenEventSerializer):
+    total = serializers.IntegerField(help_text="number of events of the token id")
+
+
 class RetirementSerializer(WireSerializer):
     """A retirement (cg-rec-lifecycle-api.md, Retirements), with where its hash stands."""
 

@@ -14,6 +14,7 @@ urlpatterns = [
         views.RetirementDetailView.as_view(),
         name="retirement",
     ),
+    path("tokens/<str:token_id>/events", views.TokenEventListView.as_view(), name="token_events"),
     path("tokenizations", views.TokenizationListView.as_view(), name="tokenizations"),
     path(
         "tokenizations/<str:tokenization_id>",

@@ -24,6 +24,8 @@ from recs.serializers import (
     RetirementListItemSerializer,
     RetirementRequestSerializer,
     RetirementSerializer,
+    TokenEventListItemSerializer,
+    TokenEventSerializer,
     TokenizationListItemSerializer,
     TokenizationRequestSerializer,
     TokenizationSerializer,
@@ -388,3 +390,20 @@ class TokenizationDetailView(APIView):
         except Tokenization.DoesNotExist:
             raise NotFound(f"No tokenization {tokenization_id!r}.") from None
         return Response(TokenizationSerializer(tokenization).data)
+
+
+class TokenEventListView(APIView):
+    @extend_schema(
+        operation_id="token_events_list",
+        parameters=[OpenApiParameter("token_id", str, OpenApiParameter.PATH,
+                                     description="decimal, or 64 hex digits"), *PAGE_PARAMETERS],
+        responses={200: TokenEventListItemSerializer(many=True),
+                   **errors(400, 404, e404="not a token id")},
+    )  # fmt: skip
+    def get(self, request, token_id: str):
+        page = page_from(request)
+        try:
+            total, events = selectors.token_event_list(token=token_id, page=page)
+        except LookupError:
+            raise NotFound(f"{token_id!r} is not a token id.") from None
+        return Response(with_total(total, TokenEventSerializer(events, many=True).data))

@@ -30,6 +30,7 @@ def test_the_openapi_schema_describes_every_endpoint():
         "/api/v1/energy/retirements/{retirement_id}",
         "/api/v1/energy/tokenizations",
         "/api/v1/energy/tokenizations/{tokenization_id}",
+        "/api/v1/energy/tokens/{token_id}/events",
     }
     attribution = schema["components"]["schemas"]["AttributionListItem"]["properties"]
     assert attribution["value"]["type"] == "number"

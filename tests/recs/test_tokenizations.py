@@ -257,6 +257,16 @@ def test_tokens_sent_back_to_the_contract_return_as_active_recs(api, holder, sou
         ("Hill Valley Energy", 3, 5, "on_chain"),
     ]  # fmt: skip
     assert Web3.to_checksum_address(redemption.wallet) == alice
+    # Anyone with a token sees what happened to the token id, newest first.
+    events = api.get(f"/api/v1/energy/tokens/{the_id}/events").json()
+    assert [(e["kind"], e["from"], e.get("to"), e["amount"], e["total"]) for e in events] == [
+        ("redeemed", alice, None, 2, 4),
+        ("transfer", token.address, "0x" + "0" * 40, 2, 4),  # the contract burns them
+        ("transfer", alice, token.address, 2, 4),
+        ("transfer", "0x" + "0" * 40, alice, 5, 4),  # the mint
+    ]
+    assert events[0]["claim"] == {"account": code}
+    assert api.get(f"/api/v1/energy/tokens/{'f' * 65}/events").status_code == 404
     anchor_all()
     assert_ledger_verified()
 
