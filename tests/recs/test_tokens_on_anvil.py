@@ -276,3 +276,33 @@ def test_workers_at_once_tokenize_what_is_held_and_never_share_a_nonce(token, cu
                                         ).call() == 6  # fmt: skip
     run_until_idle()
     assert_ledger_verified()
+
+
+def test_a_mint_that_reverts_on_chain_fails_and_the_recs_come_back(
+    token, customer, source, client_for
+):
+    from chain.transactions import _sign
+
+    w3, contract, rpc = token
+    append(source, [MWH] * 3)
+    run_until_idle()
+    wallet = w3.eth.accounts[5]
+    made = client_for(customer).post(
+        "/api/v1/energy/tokenizations", {"quantity": 2, "wallet": wallet},
+        format="json", HTTP_IDEMPOTENCY_KEY="t",
+    ).json()  # fmt: skip
+    signed = _sign(EngineTransaction.objects.get())  # its gas estimated while it would pass
+    # Before it is sent, the wallet becomes a contract that cannot take ERC-1155 tokens.
+    rpc("anvil_setCode", wallet, client.contract_artifact("Anchor")["deployedBytecode"])
+
+    assert transactions_send() == 1
+    assert w3.eth.get_transaction_receipt(signed.tx_hash)["status"] == 0
+    transactions_confirm()
+
+    shown = client_for(customer).get(f"/api/v1/energy/tokenizations/{made['id']}").json()
+    assert shown["state"] == "Failed"
+    assert EngineTransaction.objects.get().status == "failed"
+    assert holdings() == [("Hill Valley Energy", 1, 3, "active")]
+    assert contract.functions.totalSupply(token_id(source.pk, T0.date())).call() == 0
+    run_until_idle()
+    assert_ledger_verified()
