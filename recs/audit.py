@@ -8,14 +8,12 @@ carry) is what the source's last REC left.
 """
 
 import bisect
-import datetime as dt
 import itertools
 from collections import defaultdict
 from collections.abc import Iterator
 
 from django.db import connection
 from django.db.models import Count, Exists, F, Max, Min, OuterRef
-from django.db.models.functions import TruncMonth
 
 from core.units import REC_VALUE, mwh_text
 from energy.models import Attribution
@@ -37,7 +35,7 @@ from recs.models import (
     TransferRange,
 )
 from recs.selectors import rec_members
-from recs.tokens import token_id
+from recs.tokens import recs_by_token
 
 CHUNK = 500
 LIMIT = 100  # problems named per check: one broken rule tends to break many RECs
@@ -381,11 +379,4 @@ def _on_chain_by_token() -> dict[int, int]:
         last__gte=OuterRef("serial"),
         status=Bundle.Status.ON_CHAIN,
     )
-    rows = (
-        Rec.objects.filter(Exists(held))
-        .annotate(month=TruncMonth("production_start", tzinfo=dt.UTC))
-        .values("source_id", "month")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    return {token_id(r["source_id"], r["month"].date()): r["n"] for r in rows}
+    return recs_by_token(Rec.objects.filter(Exists(held)))

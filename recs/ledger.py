@@ -8,14 +8,13 @@ part of its energy comes from and the mWh taken from it.
 from collections import defaultdict
 from collections.abc import Iterator
 
-from django.db.models import Q
-
 from chain.hashing import rec_leaf, retirement_leaf
 from chain.leaves import Batch, mark_rows_confirmed, mark_rows_sent, state_problem
 from chain.models import LedgerBlock
 from energy.models import State
+from recs.holdings import Run
 from recs.models import Rec, Retirement, RetirementRange
-from recs.selectors import rec_members
+from recs.selectors import rec_members, serials_within
 
 KIND = "recs"
 
@@ -101,14 +100,11 @@ def retired_recs(retirement_ids: list[int]) -> dict[int, list[tuple[int, int, st
     for pk, source_id, first, last in RetirementRange.objects.filter(
         retirement_id__in=retirement_ids
     ).values_list("retirement_id", "source_id", "first", "last"):
-        ranges[pk].append((source_id, first, last))
+        ranges[pk].append(Run(source_id, first, last))
     found = {}
     for pk, runs in ranges.items():
-        within = Q()
-        for source_id, first, last in runs:
-            within |= Q(source_id=source_id, serial__range=(first, last))
         found[pk] = list(
-            Rec.objects.filter(within)
+            Rec.objects.filter(serials_within(runs))
             .order_by("source_id", "serial")
             .values_list("source_id", "serial", "hash")
         )

@@ -387,6 +387,15 @@ def tokenization_get(*, customer: Customer, tokenization_id: str) -> Tokenizatio
     return tokenization
 
 
+def serials_within(runs) -> Q:
+    """RECs whose serial lies in one of ``runs`` (anything with ``source_id``, ``first``
+    and ``last``: runs, bundles, a transfer's or retirement's ranges)."""
+    within = Q()
+    for run in runs:
+        within |= Q(source_id=run.source_id, serial__range=(run.first, run.last))
+    return within
+
+
 def token_event_list(*, token: str, page: Page) -> tuple[int, list]:
     """What happened on chain to a token id (hex or decimal), newest first: its
     transfers, mints, burns, retirements and redemptions from final blocks; raises

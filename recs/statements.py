@@ -13,12 +13,10 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 
-from django.db.models import Q
-
 from chain.models import LedgerBlock
 from chain.selectors import leaf_proofs
 from recs.models import Rec, Retirement, RetirementRange
-from recs.selectors import rec_members, with_production
+from recs.selectors import rec_members, serials_within, with_production
 
 
 @dataclass
@@ -44,10 +42,7 @@ def statement_get(*, statement_id: str) -> Statement:
     ranges = list(
         with_production(retirement.ranges.select_related("source")).order_by("source_id", "first")
     )
-    within = Q()
-    for r in ranges:
-        within |= Q(source_id=r.source_id, serial__range=(r.first, r.last))
-    recs = list(Rec.objects.filter(within).order_by("source_id", "serial"))
+    recs = list(Rec.objects.filter(serials_within(ranges)).order_by("source_id", "serial"))
     _with_proofs(recs)
     proof = None
     if retirement.ledger_block is not None:

@@ -21,8 +21,6 @@ import secrets
 from collections import defaultdict
 
 from django.db import connection, transaction
-from django.db.models import Count, Q
-from django.db.models.functions import TruncMonth
 from django.utils import timezone
 from web3 import Web3
 
@@ -55,7 +53,8 @@ from recs.models import (
     Tokenization,
     TokenizationRange,
 )
-from recs.tokens import token_id, token_origin
+from recs.selectors import serials_within
+from recs.tokens import recs_by_token, token_origin, vintage_bounds
 
 log = logging.getLogger(__name__)
 PURPOSE = "tokenization"
@@ -90,17 +89,7 @@ def token_contract():
 
 def token_amounts(wanted: list[Run]) -> list[tuple[int, int]]:
     """(token id, RECs) of the runs, by token id: the RECs of each vintage month."""
-    within = Q()
-    for run in wanted:
-        within |= Q(source_id=run.source_id, serial__range=(run.first, run.last))
-    months = (
-        Rec.objects.filter(within)
-        .annotate(month=TruncMonth("production_start", tzinfo=dt.UTC))
-        .values("source_id", "month")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    return sorted((token_id(row["source_id"], row["month"].date()), row["n"]) for row in months)
+    return sorted(recs_by_token(Rec.objects.filter(serials_within(wanted))).items())
 
 
 def tokenization_create(
@@ -196,8 +185,7 @@ class TokenizationMint:
 def _on_chain(source_id: int, vintage: dt.date, quantity: int) -> dict[int, list[Run]]:
     """The ``quantity`` oldest on-chain serials of a token id (source, vintage month),
     as runs by the account that tokenized them; fewer if the ledger has fewer."""
-    start = dt.datetime.combine(vintage, dt.time(), dt.UTC)
-    end = dt.datetime.combine((vintage + dt.timedelta(days=32)).replace(day=1), dt.time(), dt.UTC)
+    start, end = vintage_bounds(vintage)
     with connection.cursor() as cursor:
         cursor.execute(
             f"""

@@ -10,7 +10,8 @@ person reads it (12202403: source 12, March 2024). The contract's ``uri`` holds
 import datetime as dt
 import re
 
-from django.db.models import Count
+from django.db.models import Count, QuerySet
+from django.db.models.functions import TruncMonth
 
 from energy.models import Source
 from recs.models import Rec
@@ -39,6 +40,24 @@ def token_origin(text: str) -> tuple[int, dt.date] | None:
     return source_id, dt.date(year, month, 1)
 
 
+def vintage_bounds(vintage: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """[start, end) of a vintage month, UTC: where a token id's RECs start production."""
+    start = dt.datetime.combine(vintage, dt.time(), dt.UTC)
+    end = dt.datetime.combine((vintage + dt.timedelta(days=32)).replace(day=1), dt.time(), dt.UTC)
+    return start, end
+
+
+def recs_by_token(recs: QuerySet) -> dict[int, int]:
+    """How many of these RECs each token id holds (source, month production starts)."""
+    months = (
+        recs.annotate(month=TruncMonth("production_start", tzinfo=dt.UTC))
+        .values("source_id", "month")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    return {token_id(row["source_id"], row["month"].date()): row["n"] for row in months}
+
+
 def token_metadata(*, text: str) -> dict | None:
     """The ERC-1155 metadata JSON of a token id, or None when no REC of that source
     started its production in that month."""
@@ -49,8 +68,7 @@ def token_metadata(*, text: str) -> dict | None:
     source = Source.objects.filter(pk=source_id).first()
     if source is None:
         return None
-    start = dt.datetime.combine(vintage, dt.time(), dt.UTC)
-    end = dt.datetime.combine((vintage + dt.timedelta(days=32)).replace(day=1), dt.time(), dt.UTC)
+    start, end = vintage_bounds(vintage)
     issued = Rec.objects.filter(
         source=source, production_start__gte=start, production_start__lt=end
     ).aggregate(n=Count("pk"))["n"]
