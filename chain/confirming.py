@@ -2,13 +2,12 @@
 
 import logging
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from chain import client, leaves
 from chain.models import LedgerBlock
-from chain.sending import NODE_DOWN, backoff, in_node, receipt_of
+from chain.sending import NODE_DOWN, backoff, in_node, receipt_final, receipt_of
 
 log = logging.getLogger(__name__)
 Status = LedgerBlock.Status
@@ -45,12 +44,8 @@ def block_confirm(block: LedgerBlock) -> bool:
     if receipt["status"] != 1:
         backoff(block, f"transaction {block.tx_hash} reverted", status=Status.SEALED)
         return False
-    depth = w3.eth.block_number - receipt["blockNumber"] + 1
-    if depth < settings.CHAIN_CONFIRMATIONS:
+    if not receipt_final(w3, receipt):
         return False
-    canonical = w3.eth.get_block(receipt["blockNumber"])["hash"]
-    if canonical != receipt["blockHash"]:
-        return False  # a reorg under way: the receipt will follow the new chain
     chain_hash = bytes(receipt["blockHash"]).hex()
     with transaction.atomic():
         updated = LedgerBlock.objects.filter(pk=block.pk, status=Status.SENT).update(

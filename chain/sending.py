@@ -28,8 +28,14 @@ Status = LedgerBlock.Status
 NODE_DOWN = (requests.RequestException, ConnectionError, TimeoutError, OSError)
 
 
+def retry_seconds(attempts: int) -> int:
+    """How long a transaction waits after its ``attempts``-th failed try: 2, 4, 8... s,
+    at most CHAIN_RETRY_MAX_SECONDS."""
+    return min(2 ** (attempts + 1), settings.CHAIN_RETRY_MAX_SECONDS)
+
+
 def backoff(block: LedgerBlock, error: str, status: str | None = None) -> None:
-    seconds = min(2 ** (block.attempts + 1), settings.CHAIN_RETRY_MAX_SECONDS)
+    seconds = retry_seconds(block.attempts)
     LedgerBlock.objects.filter(pk=block.pk).update(
         attempts=block.attempts + 1,
         next_attempt_at=timezone.now() + dt.timedelta(seconds=seconds),
@@ -149,17 +155,40 @@ def _already_there(block: LedgerBlock, error: Exception) -> bool:
     Otherwise the block is put back with a backoff: to be signed again with a
     fresh nonce if its nonce went to another transaction, else resent as is.
     """
-    message = str(error).lower()
-    if "already known" in message or "known transaction" in message:
+    refused = refusal(error)
+    if refused == KNOWN:
         return True
-    # "nonce too low" from nodes; eth-tester says "invalid transaction nonce".
-    if "nonce too low" in message or "invalid transaction nonce" in message:
+    if refused == NONCE_TAKEN:
         if receipt_of(block) is not None:
             return True
         backoff(block, f"nonce {block.nonce} was taken", status=Status.SEALED)
         return False
     backoff(block, f"node refused the transaction: {error}")
     return False
+
+
+KNOWN, NONCE_TAKEN, OTHER = "known", "nonce taken", "other"
+
+
+def refusal(error: Exception) -> str:
+    """What a node's refusal of a signed transaction says: KNOWN (it has this very
+    transaction), NONCE_TAKEN (its nonce is used: by it, mined, or by another), or
+    OTHER."""
+    message = str(error).lower()
+    if "already known" in message or "known transaction" in message:
+        return KNOWN
+    # "nonce too low" from nodes; eth-tester says "invalid transaction nonce".
+    if "nonce too low" in message or "invalid transaction nonce" in message:
+        return NONCE_TAKEN
+    return OTHER
+
+
+def receipt_final(w3, receipt) -> bool:
+    """Whether a receipt is ``CHAIN_CONFIRMATIONS`` deep and still on the canonical
+    chain (else a reorg is under way: the receipt will follow the new chain)."""
+    if w3.eth.block_number - receipt["blockNumber"] + 1 < settings.CHAIN_CONFIRMATIONS:
+        return False
+    return w3.eth.get_block(receipt["blockNumber"])["hash"] == receipt["blockHash"]
 
 
 def receipt_of(block: LedgerBlock | EngineTransaction):

@@ -19,7 +19,6 @@ import datetime as dt
 import logging
 from typing import Protocol
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from eth_tester.exceptions import TransactionFailed
@@ -29,7 +28,18 @@ from web3.exceptions import ContractLogicError, Web3RPCError
 from chain import client
 from chain.models import EngineTransaction
 from chain.sealing import serialize
-from chain.sending import NODE_DOWN, fees, in_node, nonce_next, receipt_of
+from chain.sending import (
+    KNOWN,
+    NODE_DOWN,
+    NONCE_TAKEN,
+    fees,
+    in_node,
+    nonce_next,
+    receipt_final,
+    receipt_of,
+    refusal,
+    retry_seconds,
+)
 
 log = logging.getLogger(__name__)
 Status = EngineTransaction.Status
@@ -68,7 +78,7 @@ def transaction_queue(*, purpose: str, owner_id: int, to: str, data: str) -> Eng
 
 
 def _backoff(tx: EngineTransaction, error: str, **also) -> None:
-    seconds = min(2 ** (tx.attempts + 1), settings.CHAIN_RETRY_MAX_SECONDS)
+    seconds = retry_seconds(tx.attempts)
     EngineTransaction.objects.filter(pk=tx.pk).update(
         attempts=tx.attempts + 1,
         next_attempt_at=timezone.now() + dt.timedelta(seconds=seconds),
@@ -164,10 +174,10 @@ def transactions_send(*, limit: int = 100) -> int:
 def _already_there(tx: EngineTransaction, error: Exception) -> bool:
     """Whether a refused send means the node has, or has mined, this very transaction;
     otherwise it waits a backoff, to be signed afresh if its nonce went elsewhere."""
-    message = str(error).lower()
-    if "already known" in message or "known transaction" in message:
+    refused = refusal(error)
+    if refused == KNOWN:
         return True
-    if "nonce too low" in message or "invalid transaction nonce" in message:
+    if refused == NONCE_TAKEN:
         if receipt_of(tx) is not None:
             return True
         _backoff(tx, f"nonce {tx.nonce} was taken", status=Status.QUEUED, nonce=None,
@@ -201,10 +211,8 @@ def transaction_settle(tx: EngineTransaction) -> bool:
             )
             log.warning("%s %s: transaction %s gone", tx.purpose, tx.owner_id, tx.tx_hash)
         return False
-    if w3.eth.block_number - receipt["blockNumber"] + 1 < settings.CHAIN_CONFIRMATIONS:
+    if not receipt_final(w3, receipt):
         return False
-    if w3.eth.get_block(receipt["blockNumber"])["hash"] != receipt["blockHash"]:
-        return False  # a reorg under way: the receipt will follow the new chain
     if receipt["status"] != 1:
         _fail(tx, f"transaction {tx.tx_hash} reverted")
         return False
