@@ -38,11 +38,15 @@ class LeafKind(Protocol):
         """At most ``limit`` rows not in a block yet, oldest first; past ``after`` (the
         kind's newest block whose rows are not marked yet) when there is one."""
 
-    def mark_sent(self, block: "LedgerBlock") -> None:
-        """The block's transaction is with the node: its rows get their leaf and block."""
+    def mark_sent(self, blocks: "list[LedgerBlock]") -> None:
+        """The blocks' transactions are with the node: their rows get their leaf and
+        block. Several blocks at once, so what follows from the rows (energy's daily
+        rows) is worked out once for all of them."""
 
-    def mark_confirmed(self, block: "LedgerBlock", number: int, chain_hash: str) -> None:
-        """The block's transaction is confirmed in chain block ``number``."""
+    def mark_confirmed(self, blocks: "list[LedgerBlock]") -> None:
+        """The blocks' transactions are confirmed, each in its ``chain_block_number``
+        (``chain_block_hash``); their rows were marked sent before, in the same
+        transaction at the latest."""
 
     def check(self, block: "LedgerBlock") -> Iterator[tuple[str | None, bytes]]:
         """Each sealed leaf of the block, with what is wrong with its row if anything."""
@@ -71,25 +75,40 @@ def find(name: str) -> LeafKind | None:
     return _KINDS.get(name)
 
 
-def mark_rows_sent(table: str, block: "LedgerBlock", state: str) -> None:
+def by_kind(blocks: "list[LedgerBlock]") -> "dict[str, list[LedgerBlock]]":
+    """The blocks grouped by their kind, each group in the given order."""
+    groups: dict[str, list[LedgerBlock]] = {}
+    for block in blocks:
+        groups.setdefault(block.kind, []).append(block)
+    return groups
+
+
+def mark_rows_sent(table: str, blocks: "list[LedgerBlock]", state: str) -> None:
     """For a kind whose rows carry ``hash``, ``ledger_block_id``, ``state`` and
     ``state_changed``: one pass gives each row its leaf and block, and ``state``."""
     now = timezone.now()
     update_by_id(
         table,
         {"hash": "varchar", "ledger_block_id": "bigint"},
-        [(pk, leaf.hex(), block.pk) for pk, leaf in block.leaf_list()],
+        [(pk, leaf.hex(), block.pk) for block in blocks for pk, leaf in block.leaf_list()],
         also={"state": state, "state_changed": now, "modified": now},
     )
 
 
-def mark_rows_confirmed(model, block: "LedgerBlock", number: int) -> None:
+def mark_rows_confirmed(model, blocks: "list[LedgerBlock]", **also) -> None:
     """For a kind whose rows carry ``state``, ``height``, ``state_changed`` and
-    ``modified``: the block's Pending rows become Processed at chain block ``number``."""
+    ``modified``: each block's Pending rows become Processed at its chain block;
+    ``also`` names more columns to set from the block (column -> block attribute)."""
     now = timezone.now()
-    model.objects.filter(ledger_block=block, state="Pending").update(
-        state="Processed", height=number, state_changed=now, modified=now
-    )
+    for block in blocks:
+        more = {column: getattr(block, attribute) for column, attribute in also.items()}
+        model.objects.filter(ledger_block=block, state="Pending").update(
+            state="Processed",
+            height=block.chain_block_number,
+            state_changed=now,
+            modified=now,
+            **more,
+        )
 
 
 def expected_state(block: "LedgerBlock") -> tuple[str, int | None]:

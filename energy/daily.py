@@ -145,17 +145,16 @@ def _refresh_chunk(touched: dict[int, set[dt.date]]) -> None:
     first = {sid: min(ds) for sid, ds in touched.items()}
     base = {sid: row["daily_count"] for sid, row in sources.items()}
     kept: dict[int, list[tuple]] = defaultdict(list)
-    stale_ids = []
+    stale: dict[int, tuple] = {}
     for pk, sid, day, state, rec_id, number, value, seq in _rows_from(first):
         base[sid] = min(base[sid], seq - 1)
-        stale_ids.append(pk)
+        stale[pk] = (sid, seq, day, state, rec_id, number, value)
         if day in touched[sid]:
             _count(sources[sid], state, rec_id, -number, -value)
         else:
             kept[sid].append((day, state, rec_id, number, value))
     fresh = _aggregate([(sid, day) for sid, ds in touched.items() for day in sorted(ds)])
 
-    DailyAggregate.objects.filter(pk__in=stale_ids)._raw_delete(DailyAggregate.objects.db)
     new_rows = []
     for sid in touched:
         for _, state, rec_id, number, value in fresh.get(sid, []):
@@ -163,10 +162,17 @@ def _refresh_chunk(touched: dict[int, set[dt.date]]) -> None:
         rows = sorted(kept[sid] + fresh.get(sid, []), key=_listing_key, reverse=True)
         new_rows += [(sid, base[sid] + i, *row) for i, row in enumerate(rows, start=1)]
         sources[sid]["daily_count"] = base[sid] + len(rows)
+    # A row already there as it should be stays: when the touched days keep their
+    # number of rows (a day moving on from Pending to Processed) nothing after them
+    # is written, however long the history after them is.
+    unchanged = set(stale.values()).intersection(new_rows)
+    DailyAggregate.objects.filter(
+        pk__in=[pk for pk, row in stale.items() if row not in unchanged]
+    )._raw_delete(DailyAggregate.objects.db)
     insert_rows(
         "energy_dailyaggregate",
         ["source_id", "seq", "day", "state", "rec_id", "number", "value"],
-        new_rows,
+        [row for row in new_rows if row not in unchanged],
     )
     columns = {name: "bigint" for name in [*counters, "daily_count"]}
     update_by_id(

@@ -122,11 +122,11 @@ class AttributionLeaves:
         rows = leaf_rows(_unsealed(after)[:limit])
         return batch_of(rows) if rows else None
 
-    def mark_sent(self, block: LedgerBlock) -> None:
-        attributions_sent(block)
+    def mark_sent(self, blocks: list[LedgerBlock]) -> None:
+        attributions_sent(blocks)
 
-    def mark_confirmed(self, block: LedgerBlock, number: int, chain_hash: str) -> None:
-        attributions_confirmed(block, number, chain_hash)
+    def mark_confirmed(self, blocks: list[LedgerBlock]) -> None:
+        attributions_confirmed(blocks)
 
     def check(self, block: LedgerBlock) -> Iterator[tuple[str | None, bytes]]:
         """Each sealed leaf, with what is wrong with its attribution if anything.

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 
 from django.utils import timezone
 
-from chain.leaves import mark_rows_sent
+from chain.leaves import mark_rows_confirmed, mark_rows_sent
 from chain.models import LedgerBlock
 from core.sql import insert_rows
 from energy.daily import daily_refresh
@@ -46,19 +46,16 @@ def attributions_appended(rows: Iterable[tuple]) -> None:
     daily_refresh(days)
 
 
-def attributions_sent(block: LedgerBlock) -> None:
-    """The block's attributions are with the node: each gets its leaf hash, Pending."""
-    mark_rows_sent("energy_attribution", block, State.PENDING)
-    daily_refresh(_days_of(block))
+def attributions_sent(blocks: list[LedgerBlock]) -> None:
+    """The blocks' attributions are with the node: each gets its leaf hash, Pending."""
+    mark_rows_sent("energy_attribution", blocks, State.PENDING)
+    daily_refresh(_days_of(blocks))
 
 
-def attributions_confirmed(block: LedgerBlock, number: int, chain_hash: str) -> None:
-    """The block's transaction is confirmed in chain block ``number``: Processed."""
-    now = timezone.now()
-    Attribution.objects.filter(ledger_block=block, state=State.PENDING).update(
-        state=State.PROCESSED, height=number, block_id=chain_hash, state_changed=now, modified=now
-    )
-    daily_refresh(_days_of(block))
+def attributions_confirmed(blocks: list[LedgerBlock]) -> None:
+    """The blocks' transactions are confirmed, each in its chain block: Processed."""
+    mark_rows_confirmed(Attribution, blocks, block_id="chain_block_hash")
+    daily_refresh(_days_of(blocks))
 
 
 def attributions_certified(days: Mapping[int, Iterable[dt.date]]) -> None:
@@ -66,9 +63,9 @@ def attributions_certified(days: Mapping[int, Iterable[dt.date]]) -> None:
     daily_refresh(days)
 
 
-def _days_of(block: LedgerBlock) -> dict[int, set[dt.date]]:
+def _days_of(blocks: list[LedgerBlock]) -> dict[int, set[dt.date]]:
     days: dict[int, set[dt.date]] = defaultdict(set)
-    rows = Attribution.objects.filter(ledger_block=block).order_by()
+    rows = Attribution.objects.filter(ledger_block__in=blocks).order_by()
     for source_id, day in rows.values_list("source_id", "effective_time__date").distinct():
         days[source_id].add(day)
     return days

@@ -57,11 +57,11 @@ class RecLeaves:
             ],
         )
 
-    def mark_sent(self, block: LedgerBlock) -> None:
-        mark_rows_sent("recs_rec", block, State.PENDING)
+    def mark_sent(self, blocks: list[LedgerBlock]) -> None:
+        mark_rows_sent("recs_rec", blocks, State.PENDING)
 
-    def mark_confirmed(self, block: LedgerBlock, number: int, chain_hash: str) -> None:
-        mark_rows_confirmed(Rec, block, number)
+    def mark_confirmed(self, blocks: list[LedgerBlock]) -> None:
+        mark_rows_confirmed(Rec, blocks)
 
     def check(self, block: LedgerBlock) -> Iterator[tuple[str | None, bytes]]:
         sealed = block.leaf_list()
@@ -146,11 +146,11 @@ class RetirementLeaves:
             leaves.append(retirement_leaf_of(retirement, members))
         return Batch(ids=ids, leaves=leaves) if ids else None
 
-    def mark_sent(self, block: LedgerBlock) -> None:
-        mark_rows_sent("recs_retirement", block, State.PENDING)
+    def mark_sent(self, blocks: list[LedgerBlock]) -> None:
+        mark_rows_sent("recs_retirement", blocks, State.PENDING)
 
-    def mark_confirmed(self, block: LedgerBlock, number: int, chain_hash: str) -> None:
-        mark_rows_confirmed(Retirement, block, number)
+    def mark_confirmed(self, blocks: list[LedgerBlock]) -> None:
+        mark_rows_confirmed(Retirement, blocks)
 
     def check(self, block: LedgerBlock) -> Iterator[tuple[str | None, bytes]]:
         sealed = block.leaf_list()

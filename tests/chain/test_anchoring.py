@@ -7,13 +7,15 @@ import requests
 from django.db import transaction
 from django.test import Client
 
-from chain import client
+from chain import client, sending
+from chain.audit import ledger_problems
 from chain.hashing import attribution_leaf, merkle_root
 from chain.models import Deployment, LedgerBlock
 from chain.services import anchoring_round, blocks_confirm, blocks_seal, blocks_send
-from energy.models import Attribution, Source
+from energy import transitions
+from energy.models import Attribution, DailyAggregate, Source
 from tests.energy.test_ledger_services import assert_in_step
-from tests.factories import SourceFactory, append, token_for
+from tests.factories import T0, SourceFactory, append, token_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -107,6 +109,48 @@ def test_one_anchor_transaction_per_block_of_many_attributions(chain, customer_s
     assert receipt["gasUsed"] < 50_000  # one small transaction, whatever the count
 
 
+def test_blocks_sent_in_one_round_mark_their_rows_at_once(chain, source, settings, monkeypatch):
+    settings.BLOCK_MAX_TXS = 24
+    append(source, list(range(1, 24 * 4 + 1)))  # four days, four blocks of a day each
+    while blocks_seal():
+        pass
+    refreshes = []
+    real_refresh = transitions.daily_refresh
+
+    def counted(days):
+        refreshes.append(days)
+        real_refresh(days)
+
+    monkeypatch.setattr(transitions, "daily_refresh", counted)
+
+    assert blocks_send() == 4
+
+    assert states() == ["Pending"] * 96
+    assert len(refreshes) == 1  # the daily rows of the four days, worked out once
+    assert_in_step(Source.objects.get(pk=source.pk))
+
+
+def test_a_day_moving_on_leaves_the_daily_rows_after_it_as_they_were(chain, source, settings):
+    settings.BLOCK_MAX_TXS = 24
+    append(source, list(range(1, 24 * 3 + 1)))  # three days, one block of the first
+    blocks_seal()
+    later = dict(DailyAggregate.objects.filter(source=source).values_list("day", "pk"))
+
+    blocks_send()
+    blocks_confirm()
+
+    rows = DailyAggregate.objects.filter(source=source).order_by("seq")
+    assert [(r.day, r.state) for r in rows] == [
+        (T0.date(), "Processed"),
+        (T0.date() + dt.timedelta(days=1), "New"),
+        (T0.date() + dt.timedelta(days=2), "New"),
+    ]
+    # The first day's row was rebuilt twice; the rows after it were not touched.
+    assert [r.pk for r in rows[1:]] == [later[r.day] for r in rows[1:]]
+    assert rows[0].pk != later[T0.date()]
+    assert_in_step(Source.objects.get(pk=source.pk))
+
+
 @pytest.fixture
 def customer_sources():
     first = SourceFactory()
@@ -150,6 +194,35 @@ class TestFaults:
         block.refresh_from_db()
         assert block.nonce == nonce
         assert len(anchored_events(chain)) == 1
+
+    def test_a_worker_stopped_between_sending_and_marking_loses_nothing(
+        self, chain, source, settings, monkeypatch
+    ):
+        settings.BLOCK_MAX_TXS = 2
+        append(source, [5, 6, 7, 8, 9])
+        while blocks_seal():
+            pass
+
+        def stopped():
+            raise SystemExit("worker stopped")
+
+        monkeypatch.setattr(sending, "rows_mark_sent", stopped)
+        with pytest.raises(SystemExit):
+            blocks_send()
+        monkeypatch.undo()
+        # The node has all three transactions; the rows are as the blocks say: New.
+        assert (
+            list(LedgerBlock.objects.values_list("status", "rows_marked")) == [("sent", False)] * 3
+        )
+        assert states() == ["New"] * 5
+        assert list(ledger_problems()) == []
+
+        assert blocks_confirm() == 3  # marks them sent, then confirmed, at once
+
+        assert states() == ["Processed"] * 5
+        assert len(anchored_events(chain)) == 3
+        assert list(ledger_problems()) == []
+        assert_in_step(Source.objects.get(pk=source.pk))
 
     def test_resending_a_mined_transaction_never_anchors_twice(self, chain, source):
         append(source, [5])
