@@ -1,4 +1,9 @@
-"""Confirming: a sent block is final once its transaction is deep enough in the chain."""
+"""Confirming: a sent block is final once its transaction is deep enough in the chain.
+
+Confirming also settles the rows of the blocks: the owner of a final block's rows
+marks them Processed, and those of a block still waiting Pending. Sending leaves
+them alone, so a block final by the first pass after it has each row written once.
+"""
 
 import logging
 
@@ -7,23 +12,51 @@ from django.utils import timezone
 
 from chain import client, leaves
 from chain.models import LedgerBlock
-from chain.sending import (
-    MARK_AT_ONCE,
-    NODE_DOWN,
-    backoff,
-    in_node,
-    receipt_final,
-    receipt_of,
-    rows_mark,
-    unmarked,
-)
+from chain.sending import NODE_DOWN, backoff, in_node, receipt_final, receipt_of
 
 log = logging.getLogger(__name__)
 Status = LedgerBlock.Status
 
+# How many blocks' rows one transaction marks: what follows from the rows (energy's
+# daily rows) is worked out once for all of them, and a transaction stays bounded.
+MARK_AT_ONCE = 20
+
+
+def rows_mark(blocks: list[LedgerBlock]) -> None:
+    """The owners of these blocks' rows mark them sent; inside a transaction that
+    holds the blocks locked, so no block's rows are marked twice."""
+    for kind, group in leaves.by_kind(blocks).items():
+        leaves.kind(kind).mark_sent(group)
+    LedgerBlock.objects.filter(pk__in=[block.pk for block in blocks]).update(rows_marked=True)
+
+
+def unmarked(pks: list[int] | None = None) -> list[LedgerBlock]:
+    """Locked, oldest first, at most MARK_AT_ONCE: blocks whose rows are not marked
+    yet, of ``pks`` when given, else the sent ones."""
+    blocks = LedgerBlock.objects.select_for_update().filter(rows_marked=False)
+    blocks = blocks.filter(pk__in=pks) if pks is not None else blocks.filter(status=Status.SENT)
+    return list(blocks.order_by("ledger_height")[:MARK_AT_ONCE])
+
+
+def rows_mark_sent() -> int:
+    """Mark Pending the rows of every sent block not marked yet; how many blocks."""
+    marked = 0
+    while True:
+        with transaction.atomic():
+            blocks = unmarked()
+            if not blocks:
+                return marked
+            rows_mark(blocks)
+        marked += len(blocks)
+
 
 def blocks_confirm() -> int:
-    """Confirm the sent blocks whose transaction has enough confirmations; how many."""
+    """Confirm the sent blocks whose transaction has enough confirmations, then mark
+    the rows of the sent blocks still waiting as sent (Pending); how many confirmed.
+
+    Sending leaves the rows alone: a block final by this pass has its rows written
+    once, straight to Processed, instead of once on sending and again here.
+    """
     final = []
     sent = LedgerBlock.objects.filter(status=Status.SENT).defer("leaves", "leaf_ids")
     for block in sent.order_by("ledger_height"):
@@ -33,10 +66,12 @@ def blocks_confirm() -> int:
         except NODE_DOWN as error:
             log.warning("confirming: node unreachable: %s", error)
             break
-    return sum(
+    confirmed = sum(
         _confirmed(final[start : start + MARK_AT_ONCE])
         for start in range(0, len(final), MARK_AT_ONCE)
     )
+    rows_mark_sent()
+    return confirmed
 
 
 def block_confirm(block: LedgerBlock) -> bool:
@@ -67,8 +102,9 @@ def _final_receipt(block: LedgerBlock):
 
 
 def _confirmed(final: list) -> int:
-    """Record (block, final receipt) pairs in one transaction: the blocks confirmed,
-    their rows marked sent if they were not yet, then confirmed; how many."""
+    """Record (block, final receipt) pairs in one transaction: the blocks confirmed
+    and their rows Processed (given their leaf and block too where sending has not
+    marked them); how many."""
     with transaction.atomic():
         confirmed = []
         for block, receipt in final:
@@ -85,8 +121,12 @@ def _confirmed(final: list) -> int:
                 confirmed.append(block)
         if not confirmed:
             return 0
-        if behind := unmarked([block.pk for block in confirmed]):
-            rows_mark(behind)
+        # Locked, so a concurrent rows_mark_sent cannot mark them too.
+        behind = {block.pk for block in unmarked([block.pk for block in confirmed])}
+        for block in confirmed:
+            block.rows_marked = block.pk not in behind
         for kind, group in leaves.by_kind(confirmed).items():
             leaves.kind(kind).mark_confirmed(group)
+        if behind:
+            LedgerBlock.objects.filter(pk__in=behind).update(rows_marked=True)
     return len(confirmed)

@@ -45,8 +45,8 @@ class LeafKind(Protocol):
 
     def mark_confirmed(self, blocks: "list[LedgerBlock]") -> None:
         """The blocks' transactions are confirmed, each in its ``chain_block_number``
-        (``chain_block_hash``); their rows were marked sent before, in the same
-        transaction at the latest."""
+        (``chain_block_hash``). A block's rows were marked sent before when
+        ``block.rows_marked``; else they get their leaf and block here too."""
 
     def check(self, block: "LedgerBlock") -> Iterator[tuple[str | None, bytes]]:
         """Each sealed leaf of the block, with what is wrong with its row if anything."""
@@ -96,19 +96,30 @@ def mark_rows_sent(table: str, blocks: "list[LedgerBlock]", state: str) -> None:
 
 
 def mark_rows_confirmed(model, blocks: "list[LedgerBlock]", **also) -> None:
-    """For a kind whose rows carry ``state``, ``height``, ``state_changed`` and
-    ``modified``: each block's Pending rows become Processed at its chain block;
-    ``also`` names more columns to set from the block (column -> block attribute)."""
+    """For a kind whose rows carry ``hash``, ``ledger_block_id``, ``state``, ``height``,
+    ``state_changed`` and ``modified``: each block's rows become Processed at its chain
+    block; ``also`` names more columns to set from the block (column -> block
+    attribute). A block whose rows were never marked sent (``rows_marked`` false: it
+    was final by the first confirmation pass) gives them their leaf and block in the
+    same write, so each of its rows is written once."""
     now = timezone.now()
     for block in blocks:
-        more = {column: getattr(block, attribute) for column, attribute in also.items()}
-        model.objects.filter(ledger_block=block, state="Pending").update(
-            state="Processed",
-            height=block.chain_block_number,
-            state_changed=now,
-            modified=now,
-            **more,
-        )
+        final = {
+            "state": "Processed",
+            "height": block.chain_block_number,
+            "state_changed": now,
+            "modified": now,
+            **{column: getattr(block, attribute) for column, attribute in also.items()},
+        }
+        if block.rows_marked:
+            model.objects.filter(ledger_block=block, state="Pending").update(**final)
+        else:
+            update_by_id(
+                model._meta.db_table,
+                {"hash": "varchar", "ledger_block_id": "bigint"},
+                [(pk, leaf.hex(), block.pk) for pk, leaf in block.leaf_list()],
+                also=final,
+            )
 
 
 def expected_state(block: "LedgerBlock") -> tuple[str, int | None]:

@@ -33,14 +33,16 @@ class LedgerBlock(models.Model):
     count = models.IntegerField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.SEALED)
     # The leaves in tree order, and the id of the row each one hashes: 32 and
-    # 8 bytes apiece. Sealing writes nothing to the rows themselves; they get
-    # their hash and block when the block is sent, with their move to Pending,
-    # so each row is rewritten twice, not three times.
+    # 8 bytes apiece. Sealing and sending write nothing to the rows themselves;
+    # the confirmation pass gives them their hash and block, with their move to
+    # Processed if the block is final by then (one write), else to Pending.
     leaves = models.BinaryField()
     leaf_ids = models.BinaryField()
     # Where the next block of its kind starts while this one's rows are not marked.
     last_leaf_time = models.DateTimeField(null=True, blank=True)
     last_leaf_id = models.BigIntegerField(help_text="id of the last leaf's row")
+    # Whether the rows have their hash and block (Pending or Processed); until
+    # then they are New, whatever the block's status.
     rows_marked = models.BooleanField(default=False)
 
     chain_id = models.BigIntegerField(null=True, blank=True)

@@ -19,7 +19,7 @@ from django.utils import timezone
 from eth_utils.exceptions import ValidationError as EthValidationError
 from web3.exceptions import TransactionNotFound, Web3RPCError
 
-from chain import client, leaves
+from chain import client
 from chain.models import EngineTransaction, LedgerBlock
 from chain.sealing import serialize
 
@@ -105,48 +105,12 @@ def _sign(block: LedgerBlock) -> LedgerBlock:
     return block
 
 
-# How many blocks' rows one transaction marks: what follows from the rows (energy's
-# daily rows) is worked out once for all of them, and a transaction stays bounded.
-MARK_AT_ONCE = 20
-
-
 def _mark_sent(block: LedgerBlock) -> None:
-    """The node has the transaction: the block is sent; its rows are marked after,
-    with the other blocks sent in the same round (``rows_mark``)."""
+    """The node has the transaction: the block is sent; its rows are marked by the
+    confirmation pass that follows, with the other blocks of the round."""
     LedgerBlock.objects.filter(pk=block.pk, status=Status.SIGNED).update(
         status=Status.SENT, sent_at=timezone.now(), next_attempt_at=None, last_error=""
     )
-
-
-def rows_mark(blocks: list[LedgerBlock]) -> None:
-    """The owners of these blocks' rows mark them sent; inside a transaction that
-    holds the blocks locked, so no block's rows are marked twice."""
-    for kind, group in leaves.by_kind(blocks).items():
-        leaves.kind(kind).mark_sent(group)
-    LedgerBlock.objects.filter(pk__in=[block.pk for block in blocks]).update(rows_marked=True)
-
-
-def unmarked(pks: list[int] | None = None) -> list[LedgerBlock]:
-    """Locked, oldest first, at most MARK_AT_ONCE: sent or confirmed blocks whose rows
-    are not marked yet (of ``pks`` when given)."""
-    blocks = LedgerBlock.objects.select_for_update().filter(
-        rows_marked=False, status__in=[Status.SENT, Status.CONFIRMED]
-    )
-    if pks is not None:
-        blocks = blocks.filter(pk__in=pks)
-    return list(blocks.order_by("ledger_height")[:MARK_AT_ONCE])
-
-
-def rows_mark_sent() -> int:
-    """Mark the rows of every sent block not marked yet; how many blocks."""
-    marked = 0
-    while True:
-        with transaction.atomic():
-            blocks = unmarked()
-            if not blocks:
-                return marked
-            rows_mark(blocks)
-        marked += len(blocks)
 
 
 def _next_to_send() -> LedgerBlock | None:
@@ -161,25 +125,25 @@ def _next_to_send() -> LedgerBlock | None:
 
 
 def blocks_send() -> int:
-    """Hand every sealed or signed block to the node, in height order, then mark the
-    rows of the blocks sent; the number sent."""
+    """Hand every sealed or signed block to the node, in height order; the number sent.
+
+    The blocks' rows are left as they are (New): confirming, the next step, marks
+    them, Processed if the block is final by then, else Pending.
+    """
     sent = 0
-    try:
-        while (block := _next_to_send()) is not None:
-            try:
-                if block.status == Status.SEALED:
-                    block = _sign(block)
-                client.web3().eth.send_raw_transaction(block.raw_tx)
-            except NODE_DOWN as error:
-                backoff(block, f"node unreachable: {error}")
+    while (block := _next_to_send()) is not None:
+        try:
+            if block.status == Status.SEALED:
+                block = _sign(block)
+            client.web3().eth.send_raw_transaction(block.raw_tx)
+        except NODE_DOWN as error:
+            backoff(block, f"node unreachable: {error}")
+            return sent
+        except (Web3RPCError, ValueError, EthValidationError) as error:
+            if not _already_there(block, error):
                 return sent
-            except (Web3RPCError, ValueError, EthValidationError) as error:
-                if not _already_there(block, error):
-                    return sent
-            _mark_sent(block)
-            sent += 1
-    finally:
-        rows_mark_sent()
+        _mark_sent(block)
+        sent += 1
     return sent
 
 

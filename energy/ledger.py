@@ -1,9 +1,10 @@
 """Attributions as leaves of the ledger: what chain seals, and how their rows move.
 
 Registered with ``chain.leaves`` by ``EnergyConfig.ready``. Generation
-(value >= 0) is sealed oldest first; consumption never is. When a block's
-transaction is with the node its attributions get their leaf hash and block
-and go Pending; when it is confirmed they are Processed with the chain block.
+(value >= 0) is sealed oldest first; consumption never is. Once a block's
+transaction is with the node, the confirmation pass gives its attributions their
+leaf hash and block: Pending while the block waits for confirmations, Processed
+with the chain block once it has them (straight from New when it already has).
 The daily rows of the days touched follow in the same transaction.
 """
 

@@ -47,13 +47,15 @@ def attributions_appended(rows: Iterable[tuple]) -> None:
 
 
 def attributions_sent(blocks: list[LedgerBlock]) -> None:
-    """The blocks' attributions are with the node: each gets its leaf hash, Pending."""
+    """The blocks' transactions are with the node, waiting for confirmations: each
+    attribution gets its leaf hash and block, Pending."""
     mark_rows_sent("energy_attribution", blocks, State.PENDING)
     daily_refresh(_days_of(blocks))
 
 
 def attributions_confirmed(blocks: list[LedgerBlock]) -> None:
-    """The blocks' transactions are confirmed, each in its chain block: Processed."""
+    """The blocks' transactions are confirmed, each in its chain block: Processed (with
+    leaf hash and block too, for a block whose rows were not marked Pending)."""
     mark_rows_confirmed(Attribution, blocks, block_id="chain_block_hash")
     daily_refresh(_days_of(blocks))
 

@@ -17,6 +17,7 @@ from django.db import connection, transaction
 
 from chain import client
 from chain.audit import ledger_problems
+from chain.confirming import rows_mark_sent
 from chain.models import LedgerBlock
 from chain.sealing import blocks_seal, new_block
 from chain.services import block_confirm, blocks_send
@@ -92,6 +93,7 @@ def _send_and_confirm(blocks: list[LedgerBlock], confirm: bool) -> None:
     with node_calls_in_the_test_transaction() as w3:
         blocks_send()
         if not confirm:
+            rows_mark_sent()  # as a confirmation pass leaves blocks still waiting
             return
         if settings.CHAIN_CONFIRMATIONS > 1:  # bury them as deep as the engine waits for
             w3.provider.ethereum_tester.mine_blocks(settings.CHAIN_CONFIRMATIONS - 1)

@@ -4,10 +4,11 @@ import datetime as dt
 
 import pytest
 import requests
-from django.db import transaction
+from django.db import connection, transaction
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
-from chain import client, sending
+from chain import client
 from chain.audit import ledger_problems
 from chain.hashing import attribution_leaf, merkle_root
 from chain.models import Deployment, LedgerBlock
@@ -50,21 +51,29 @@ def test_new_generation_is_sealed_oldest_first_into_merkle_rooted_blocks(chain, 
     assert first.root == merkle_root(leaves).hex() and first.count == 3
     assert second.previous_hash == first.hash and second.ledger_height == 2
     assert first.leaf_list() == [(a.pk, leaf) for a, leaf in zip(rows[:3], leaves, strict=True)]
-    # Sealing writes nothing to the rows: they get hash and block when it is sent.
+    # Sealing and sending write nothing to the rows: they get hash and block when
+    # the confirmation pass settles them.
     assert states() == ["New"] * 5
     assert not Attribution.objects.filter(hash__isnull=False).exists()
     blocks_send()
+    assert states() == ["New"] * 5
+    blocks_confirm()
     stored = {a.pk: a for a in Attribution.objects.all()}
     assert stored[rows[0].pk].hash == leaves[0].hex()
     assert stored[rows[0].pk].ledger_block_id == first.pk
     assert stored[rows[3].pk].ledger_block_id is None
 
 
-def test_a_block_moves_its_rows_new_pending_processed_with_the_chain_block(chain, source, api_for):
+def test_a_block_moves_its_rows_new_pending_processed_with_the_chain_block(
+    chain, source, api_for, settings
+):
+    settings.CHAIN_CONFIRMATIONS = 2
     append(source, [5, 7])
     blocks_seal()
     assert blocks_send() == 1
+    assert blocks_confirm() == 0  # one confirmation of two: with the node, waiting
     assert states() == ["Pending", "Pending"]
+    chain.testing.mine(1)
 
     assert blocks_confirm() == 1
 
@@ -109,24 +118,63 @@ def test_one_anchor_transaction_per_block_of_many_attributions(chain, customer_s
     assert receipt["gasUsed"] < 50_000  # one small transaction, whatever the count
 
 
-def test_blocks_sent_in_one_round_mark_their_rows_at_once(chain, source, settings, monkeypatch):
+@pytest.fixture
+def refreshes(monkeypatch):
+    """The days each daily refresh of energy's transitions was asked for."""
+    asked = []
+    real_refresh = transitions.daily_refresh
+
+    def counted(days):
+        asked.append(days)
+        real_refresh(days)
+
+    monkeypatch.setattr(transitions, "daily_refresh", counted)
+    return asked
+
+
+def attribution_writes(queries) -> int:
+    """Statements that update attribution rows (one executemany counts once)."""
+    return sum(
+        "UPDATE energy_attribution " in q["sql"] or 'UPDATE "energy_attribution" ' in q["sql"]
+        for q in queries
+    )
+
+
+def test_blocks_waiting_in_one_round_mark_their_rows_at_once(chain, source, settings, refreshes):
+    settings.CHAIN_CONFIRMATIONS = 5  # each block's transaction is mined on its own
     settings.BLOCK_MAX_TXS = 24
     append(source, list(range(1, 24 * 4 + 1)))  # four days, four blocks of a day each
     while blocks_seal():
         pass
-    refreshes = []
-    real_refresh = transitions.daily_refresh
-
-    def counted(days):
-        refreshes.append(days)
-        real_refresh(days)
-
-    monkeypatch.setattr(transitions, "daily_refresh", counted)
-
     assert blocks_send() == 4
+    refreshes.clear()
+
+    assert blocks_confirm() == 0
 
     assert states() == ["Pending"] * 96
     assert len(refreshes) == 1  # the daily rows of the four days, worked out once
+    assert_in_step(Source.objects.get(pk=source.pk))
+
+
+def test_blocks_final_by_the_first_confirmation_write_their_rows_once(
+    chain, source, settings, refreshes
+):
+    settings.BLOCK_MAX_TXS = 24
+    append(source, list(range(1, 24 * 4 + 1)))
+    while blocks_seal():
+        pass
+    refreshes.clear()
+
+    with CaptureQueriesContext(connection) as queries:
+        assert blocks_send() == 4
+        assert blocks_confirm() == 4
+
+    assert states() == ["Processed"] * 96
+    # Straight from New to Processed: one write per block, never Pending on the way,
+    # and the daily rows worked out once.
+    assert attribution_writes(queries) == 4
+    assert len(refreshes) == 1
+    assert list(ledger_problems()) == []
     assert_in_step(Source.objects.get(pk=source.pk))
 
 
@@ -195,21 +243,15 @@ class TestFaults:
         assert block.nonce == nonce
         assert len(anchored_events(chain)) == 1
 
-    def test_a_worker_stopped_between_sending_and_marking_loses_nothing(
-        self, chain, source, settings, monkeypatch
+    def test_a_worker_stopped_between_sending_and_confirming_loses_nothing(
+        self, chain, source, settings
     ):
         settings.BLOCK_MAX_TXS = 2
         append(source, [5, 6, 7, 8, 9])
         while blocks_seal():
             pass
 
-        def stopped():
-            raise SystemExit("worker stopped")
-
-        monkeypatch.setattr(sending, "rows_mark_sent", stopped)
-        with pytest.raises(SystemExit):
-            blocks_send()
-        monkeypatch.undo()
+        assert blocks_send() == 3  # and the worker stops here
         # The node has all three transactions; the rows are as the blocks say: New.
         assert (
             list(LedgerBlock.objects.values_list("status", "rows_marked")) == [("sent", False)] * 3
@@ -217,7 +259,7 @@ class TestFaults:
         assert states() == ["New"] * 5
         assert list(ledger_problems()) == []
 
-        assert blocks_confirm() == 3  # marks them sent, then confirmed, at once
+        assert blocks_confirm() == 3  # gives them hash and block, Processed, at once
 
         assert states() == ["Processed"] * 5
         assert len(anchored_events(chain)) == 3
@@ -275,7 +317,8 @@ class TestFaults:
         assert blocks_confirm() == 0
         block = LedgerBlock.objects.get()
         assert block.status == "sealed" and "reverted" in block.last_error
-        assert states() == ["Pending"]
+        assert states() == ["New"]  # back to be signed again: its rows were never marked
+        assert list(ledger_problems()) == []
 
     def test_no_node_call_is_made_inside_a_database_transaction(self, chain):
         with pytest.raises(client.RpcInsideTransaction), transaction.atomic():
