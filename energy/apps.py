@@ -18,6 +18,8 @@ APPEND_ONLY = {
 FORWARD_ONLY = {
     "energy_attribution": ["state", "hash", "ledger_block_id", "height", "block_id", "quality"]
 }
+# Held by triggers rather than a foreign key (core.ledger_guard.references).
+REFERENCES = {"energy_attribution": ("ledger_block_id", "chain_ledgerblock")}
 
 
 class EnergyConfig(AppConfig):
@@ -33,7 +35,7 @@ class EnergyConfig(AppConfig):
         from energy.ledger import AttributionLeaves
 
         leaves.register(AttributionLeaves())
-        lift, guard = sqlite_guards(APPEND_ONLY, FORWARD_ONLY)
+        lift, guard = sqlite_guards(APPEND_ONLY, FORWARD_ONLY, REFERENCES)
         pre_migrate.connect(lift, sender=self, weak=False)
         post_migrate.connect(guard, sender=self, weak=False)
         # The SQLite delete guards (of recs' tables too) ask a function of the connection.

@@ -357,6 +357,9 @@ class Attribution(models.Model):
     ledger_block = models.ForeignKey(
         "chain.LedgerBlock",
         on_delete=models.PROTECT,
+        # Checked per statement by triggers, not per row by a foreign key: see
+        # core.ledger_guard.references.
+        db_constraint=False,
         null=True,
         blank=True,
         related_name="attributions",

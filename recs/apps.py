@@ -38,6 +38,11 @@ FORWARD_ONLY = {
     "recs_retirement": ["state", "hash", "ledger_block_id", "height"],
     "recs_tokenization": ["state", "height"],
 }
+# Held by triggers rather than a foreign key (core.ledger_guard.references).
+REFERENCES = {
+    "recs_rec": ("ledger_block_id", "chain_ledgerblock"),
+    "recs_retirement": ("ledger_block_id", "chain_ledgerblock"),
+}
 
 
 class RecsConfig(AppConfig):
@@ -62,6 +67,6 @@ class RecsConfig(AppConfig):
         token_events.follow(token_events_apply)
         on_customer_created(lambda customer: account_open(customer=customer))
         certificates.register(RecHolder())
-        lift, guard = sqlite_guards(APPEND_ONLY, FORWARD_ONLY)
+        lift, guard = sqlite_guards(APPEND_ONLY, FORWARD_ONLY, REFERENCES)
         pre_migrate.connect(lift, sender=self, weak=False)
         post_migrate.connect(guard, sender=self, weak=False)

@@ -5,8 +5,9 @@ import uuid
 from collections.abc import Callable
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
+from chain.models import LedgerBlock
 from core.units import MWH
 from energy.models import Attribution, Source
 from recs.models import Numbering, Rec, Remainder, Span
@@ -27,6 +28,11 @@ def refused(write: Callable[[], object]) -> None:
     """Assert the database refuses this direct write."""
     with pytest.raises(IntegrityError), transaction.atomic():
         write()
+
+
+def raw(sql: str, params: list) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def attribution(source, **fields) -> Attribution:
@@ -306,6 +312,44 @@ class TestAppendOnly:
 
         refused(lambda: Rec.objects.filter(pk=rec.pk).update(source=SourceFactory()))
         refused(lambda: Rec.objects.filter(pk=rec.pk).update(customer=CustomerFactory(), seq=51))
+
+    def test_a_ledger_block_is_never_deleted_and_what_it_seals_never_changes(self, source):
+        rows = append(source, [5])
+        mark_processed(rows)
+        block = LedgerBlock.objects.get()
+
+        sealed = LedgerBlock.objects.filter(pk=block.pk)
+
+        refused(lambda: raw("DELETE FROM chain_ledgerblock WHERE id = %s", [block.pk]))
+        for column in ("root", "hash", "previous_hash"):
+            refused(lambda c=column: sealed.update(**{c: "ab" * 32}))
+        refused(lambda: sealed.update(leaves=b"\x01" * 32))
+        refused(lambda: sealed.update(ledger_height=9))
+        # Its life on chain moves on.
+        sealed.update(last_error="seen")
+
+    def test_a_row_names_only_a_ledger_block_that_exists(self, source):
+        mark_processed(append(source, [MWH]))
+        [rec] = issue(source)
+        block = LedgerBlock.objects.order_by("ledger_height").first()
+        fresh = append(source, [5, 6], start=T0 + dt.timedelta(days=1))
+        missing = LedgerBlock.objects.order_by("-pk").first().pk + 1
+
+        # One statement over several rows: one of them names no block, none is written.
+        refused(
+            lambda: raw(
+                "UPDATE energy_attribution SET ledger_block_id = CASE WHEN id = %s"
+                " THEN %s ELSE %s END WHERE id IN (%s, %s)",
+                [fresh[1].pk, missing, block.pk, fresh[0].pk, fresh[1].pk],
+            )
+        )
+        assert {
+            row.ledger_block_id for row in Attribution.objects.filter(pk__in=[r.pk for r in fresh])
+        } == {None}
+        refused(lambda: attribution(source, seq=9, external_id="y", ledger_block_id=missing).save())
+        refused(lambda: Rec.objects.filter(pk=rec.pk).update(ledger_block_id=missing))
+        # Naming a block that exists is how anchoring marks rows.
+        Attribution.objects.filter(pk=fresh[0].pk).update(ledger_block_id=block.pk)
 
     def test_readings_and_reports_are_never_rewritten(self, source):
         report = source.reports.create(
