@@ -54,12 +54,14 @@ def main() -> None:
             sealed += done
         seal_seconds = time.perf_counter() - t0
 
+        wal_before, checkpoints_before = wal()
         t0 = time.perf_counter()
         sent = blocks_send()
         confirmed = 0
         while confirmed < sent:
             confirmed += blocks_confirm()
         anchor_seconds = time.perf_counter() - t0
+        wal_after, checkpoints_after = wal()
 
         gas = sum(
             w3.eth.get_transaction_receipt(tx)["gasUsed"]
@@ -98,9 +100,27 @@ def main() -> None:
         f"{gas:,} gas in all, {gas / total:.2f} gas per attribution"
     )
     print(
+        f"anchoring wrote {(wal_after - wal_before) / 2**30:.2f} GiB of WAL "
+        f"({(wal_after - wal_before) / total:,.0f} bytes per attribution) and asked for "
+        f"{checkpoints_after - checkpoints_before} checkpoint(s)"
+    )
+    print(
         "targets: sealing 100,000 attributions/s; at most 5 gas per attribution; "
         "verify_ledger 50,000 attributions/s"
     )
+
+
+def wal() -> tuple[int, int]:
+    """Bytes of WAL written so far, and checkpoints asked for by WAL volume: a
+    checkpoint makes the next change of each page log the whole page."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_current_wal_lsn() - '0/0'::pg_lsn, checkpoints_req FROM pg_stat_bgwriter"
+        )
+        written, checkpoints = cursor.fetchone()
+    return int(written), checkpoints
 
 
 if __name__ == "__main__":

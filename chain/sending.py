@@ -63,6 +63,11 @@ def nonce_next(chain_id: int, node_next: int) -> int:
     return max(node_next, *((found["top"] or -1) + 1 for found in ours))
 
 
+# A block's leaves and their row ids (40 kB a block of 1,000 rows): sending and
+# confirming need only the root and hash, so they leave them unread.
+LEAVES = ("leaves", "leaf_ids")
+
+
 def _sign(block: LedgerBlock) -> LedgerBlock:
     """Give a sealed block its anchoring transaction and nonce, once."""
     w3, contract, account = client.web3(), client.anchor_contract(), client.engine_account()
@@ -71,7 +76,7 @@ def _sign(block: LedgerBlock) -> LedgerBlock:
     prices = fees(w3)
     with transaction.atomic():
         serialize("sign")
-        block = LedgerBlock.objects.select_for_update().get(pk=block.pk)
+        block = LedgerBlock.objects.select_for_update().defer(*LEAVES).get(pk=block.pk)
         if block.status != Status.SEALED:
             return block
         nonce = nonce_next(chain_id, node_next)
@@ -115,8 +120,10 @@ def _mark_sent(block: LedgerBlock) -> None:
 
 def _next_to_send() -> LedgerBlock | None:
     now = timezone.now()
-    waiting = LedgerBlock.objects.filter(status__in=[Status.SEALED, Status.SIGNED]).order_by(
-        "ledger_height"
+    waiting = (
+        LedgerBlock.objects.filter(status__in=[Status.SEALED, Status.SIGNED])
+        .defer(*LEAVES)
+        .order_by("ledger_height")
     )
     block = waiting.first()
     if block is None or (block.next_attempt_at and block.next_attempt_at > now):

@@ -12,6 +12,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
+from django.db.models import Count, Sum
 from django.utils import timezone
 
 from chain.leaves import mark_rows_confirmed, mark_rows_sent
@@ -50,14 +51,20 @@ def attributions_sent(blocks: list[LedgerBlock]) -> None:
     """The blocks' transactions are with the node, waiting for confirmations: each
     attribution gets its leaf hash and block, Pending."""
     mark_rows_sent("energy_attribution", blocks, State.PENDING)
-    daily_refresh(_days_of(blocks))
+    moved = _moves_of(blocks, State.NEW, State.PENDING)
+    daily_refresh(_days(moved), moved)
 
 
 def attributions_confirmed(blocks: list[LedgerBlock]) -> None:
     """The blocks' transactions are confirmed, each in its chain block: Processed (with
     leaf hash and block too, for a block whose rows were not marked Pending)."""
     mark_rows_confirmed(Attribution, blocks, block_id="chain_block_hash")
-    daily_refresh(_days_of(blocks))
+    moved = _moves_of([b for b in blocks if not b.rows_marked], State.NEW, State.PROCESSED)
+    for key, moves in _moves_of(
+        [b for b in blocks if b.rows_marked], State.PENDING, State.PROCESSED
+    ).items():
+        moved.setdefault(key, []).extend(moves)
+    daily_refresh(_days(moved), moved)
 
 
 def attributions_certified(days: Mapping[int, Iterable[dt.date]]) -> None:
@@ -65,9 +72,22 @@ def attributions_certified(days: Mapping[int, Iterable[dt.date]]) -> None:
     daily_refresh(days)
 
 
-def _days_of(blocks: list[LedgerBlock]) -> dict[int, set[dt.date]]:
+def _moves_of(blocks: list[LedgerBlock], origin: str, target: str) -> dict[tuple, list]:
+    """(source, day) -> [(origin, target, number, value)]: the rows of these blocks,
+    all of which moved from ``origin`` to ``target``, counted by source and day."""
+    if not blocks:
+        return {}
+    rows = (
+        Attribution.objects.filter(ledger_block__in=blocks)
+        .order_by()
+        .values_list("source_id", "effective_time__date")
+        .annotate(number=Count("id"), value=Sum("value"))
+    )
+    return {(sid, day): [(origin, target, n, int(v))] for sid, day, n, v in rows}
+
+
+def _days(moved: Mapping[tuple, list]) -> dict[int, set[dt.date]]:
     days: dict[int, set[dt.date]] = defaultdict(set)
-    rows = Attribution.objects.filter(ledger_block__in=blocks).order_by()
-    for source_id, day in rows.values_list("source_id", "effective_time__date").distinct():
+    for source_id, day in moved:
         days[source_id].add(day)
     return days

@@ -124,9 +124,9 @@ def refreshes(monkeypatch):
     asked = []
     real_refresh = transitions.daily_refresh
 
-    def counted(days):
+    def counted(days, moved=None):
         asked.append(days)
-        real_refresh(days)
+        real_refresh(days, moved)
 
     monkeypatch.setattr(transitions, "daily_refresh", counted)
     return asked
@@ -138,6 +138,16 @@ def attribution_writes(queries) -> int:
         "UPDATE energy_attribution " in q["sql"] or 'UPDATE "energy_attribution" ' in q["sql"]
         for q in queries
     )
+
+
+def day_aggregations(queries) -> int:
+    """Statements that aggregate days of attributions again (energy.daily._aggregate)."""
+    return sum("SELECT t.source_id, t.day" in q["sql"] for q in queries)
+
+
+def leaf_reads(queries) -> int:
+    """Statements that read ledger blocks' leaves."""
+    return sum('"chain_ledgerblock"."leaves"' in q["sql"] for q in queries)
 
 
 def test_blocks_waiting_in_one_round_mark_their_rows_at_once(chain, source, settings, refreshes):
@@ -174,7 +184,32 @@ def test_blocks_final_by_the_first_confirmation_write_their_rows_once(
     # and the daily rows worked out once.
     assert attribution_writes(queries) == 4
     assert len(refreshes) == 1
+    # The blocks' leaves (400 kB a block of 10,000 rows) are read once, by the pass
+    # that locks the blocks to mark their rows; the pass for blocks still waiting
+    # finds none.
+    assert leaf_reads(queries) == 2
+    # Whole blocks moved from New to Processed: the daily rows are shifted by the
+    # counts of each day, not aggregated again from the attributions.
+    assert day_aggregations(queries) == 0
     assert list(ledger_problems()) == []
+    assert_in_step(Source.objects.get(pk=source.pk))
+
+
+def test_daily_rows_that_lost_step_are_aggregated_again_when_their_rows_move(
+    chain, source, settings
+):
+    settings.BLOCK_MAX_TXS = 24
+    append(source, list(range(1, 24 * 2 + 1)))  # two days
+    blocks_seal()
+    # The first day's row says its 24 transactions are Pending, though they are New:
+    # a shift from New would take what no row holds.
+    DailyAggregate.objects.filter(source=source, day=T0.date()).update(state="Pending")
+
+    with CaptureQueriesContext(connection) as queries:
+        blocks_send()
+        blocks_confirm()
+
+    assert day_aggregations(queries) == 1
     assert_in_step(Source.objects.get(pk=source.pk))
 
 
