@@ -3,8 +3,9 @@
 ``energy.transitions``, which makes every change of attributions (appended,
 sent, confirmed, joined a REC), calls ``daily_refresh`` with the days it
 touched, inside the change's transaction. Only those days are aggregated again
-from the attributions; the daily rows after them are only renumbered, so the
-cost follows the change, not the history.
+from the attributions, or, when whole blocks moved from one state to another,
+shifted by the counts that moved; the daily rows after them are only
+renumbered, so the cost follows the change, not the history.
 """
 
 import datetime as dt
