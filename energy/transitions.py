@@ -51,20 +51,14 @@ def attributions_sent(blocks: list[LedgerBlock]) -> None:
     """The blocks' transactions are with the node, waiting for confirmations: each
     attribution gets its leaf hash and block, Pending."""
     mark_rows_sent("energy_attribution", blocks, State.PENDING)
-    moved = _moves_of(blocks, State.NEW, State.PENDING)
-    daily_refresh(_days(moved), moved)
+    _daily_moved(blocks, State.PENDING)
 
 
 def attributions_confirmed(blocks: list[LedgerBlock]) -> None:
     """The blocks' transactions are confirmed, each in its chain block: Processed (with
     leaf hash and block too, for a block whose rows were not marked Pending)."""
     mark_rows_confirmed(Attribution, blocks, block_id="chain_block_hash")
-    moved = _moves_of([b for b in blocks if not b.rows_marked], State.NEW, State.PROCESSED)
-    for key, moves in _moves_of(
-        [b for b in blocks if b.rows_marked], State.PENDING, State.PROCESSED
-    ).items():
-        moved.setdefault(key, []).extend(moves)
-    daily_refresh(_days(moved), moved)
+    _daily_moved(blocks, State.PROCESSED)
 
 
 def attributions_certified(days: Mapping[int, Iterable[dt.date]]) -> None:
@@ -72,22 +66,25 @@ def attributions_certified(days: Mapping[int, Iterable[dt.date]]) -> None:
     daily_refresh(days)
 
 
-def _moves_of(blocks: list[LedgerBlock], origin: str, target: str) -> dict[tuple, list]:
-    """(source, day) -> [(origin, target, number, value)]: the rows of these blocks,
-    all of which moved from ``origin`` to ``target``, counted by source and day."""
-    if not blocks:
-        return {}
-    rows = (
-        Attribution.objects.filter(ledger_block__in=blocks)
-        .order_by()
-        .values_list("source_id", "effective_time__date")
-        .annotate(number=Count("id"), value=Sum("value"))
-    )
-    return {(sid, day): [(origin, target, n, int(v))] for sid, day, n, v in rows}
-
-
-def _days(moved: Mapping[tuple, list]) -> dict[int, set[dt.date]]:
+def _daily_moved(blocks: list[LedgerBlock], target: str) -> None:
+    """Shift the daily rows of the days these blocks' rows fall on: every row moved to
+    ``target``, from Pending where its block's rows were marked sent before
+    (``rows_marked``), else from New. Counted by source and day, one query per kind
+    of move."""
+    moved: dict[tuple[int, dt.date], list] = defaultdict(list)
+    for marked, origin in ((False, State.NEW), (True, State.PENDING)):
+        group = [block for block in blocks if block.rows_marked == marked]
+        if not group:
+            continue
+        rows = (
+            Attribution.objects.filter(ledger_block__in=group)
+            .order_by()
+            .values_list("source_id", "effective_time__date")
+            .annotate(number=Count("id"), value=Sum("value"))
+        )
+        for sid, day, number, value in rows:
+            moved[sid, day].append((origin, target, number, int(value)))
     days: dict[int, set[dt.date]] = defaultdict(set)
-    for source_id, day in moved:
-        days[source_id].add(day)
-    return days
+    for sid, day in moved:
+        days[sid].add(day)
+    daily_refresh(days, moved)
