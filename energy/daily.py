@@ -2,8 +2,8 @@
 
 ``energy.transitions``, which makes every change of attributions (appended,
 sent, confirmed, joined a REC), calls ``daily_refresh`` with the days it
-touched, inside the change's transaction. Only those days are aggregated again
-from the attributions, or, when whole blocks moved from one state to another,
+touched, or ``daily_shift`` with what moved on each day, inside the change's
+transaction. Only those days are aggregated again from the attributions, or
 shifted by the counts that moved; the daily rows after them are only
 renumbered, so the cost follows the change, not the history.
 """
@@ -122,40 +122,54 @@ def _aggregate(pairs: list[tuple[int, dt.date]]) -> dict[int, list[tuple]]:
     return fresh
 
 
-# (source, day) -> the state moves of its rows: (from, to, number, value mWh).
-Moves = Mapping[tuple[int, dt.date], list[tuple[str, str, int, int]]]
+# A daily row of a day, by what sets it apart: (state, rec_id).
+Key = tuple[str, int | None]
+# (source, day) -> moves of its attributions from one daily row to another:
+# (from, to, number, value mWh).
+Moves = Mapping[tuple[int, dt.date], list[tuple[Key, Key, int, int]]]
 
 
-def daily_refresh(days: Mapping[int, Iterable[dt.date]], moved: Moves | None = None) -> None:
-    """Rebuild the daily rows of the given (source -> days), renumber, move the counters.
+def daily_refresh(days: Mapping[int, Iterable[dt.date]]) -> None:
+    """Rebuild the daily rows of the given (source -> days) from the attributions,
+    renumber, move the counters."""
+    _refresh(days, {})
 
-    A day in ``moved`` whose rows only changed state (none joined or left a REC) has
-    its rows shifted by the moves instead of aggregated again from the attributions:
-    anchoring moves whole blocks of 10,000 rows, and knows how many of each day.
-    A day whose rows do not hold what a move takes away is aggregated again.
-    """
+
+def daily_shift(moved: Moves) -> None:
+    """Shift the daily rows of the days in ``moved`` by what moved between them (a
+    state to the next, or into a REC) instead of aggregating the days again: anchoring
+    moves whole blocks of 10,000 rows and issuance cuts whole days into RECs, and
+    both know how many rows of each day went where. A day whose rows do not hold what
+    a move takes away is aggregated again."""
+    days: dict[int, set[dt.date]] = defaultdict(set)
+    for sid, day in moved:
+        days[sid].add(day)
+    _refresh(days, moved)
+
+
+def _refresh(days: Mapping[int, Iterable[dt.date]], moved: Moves) -> None:
     touched = {sid: set(ds) for sid, ds in days.items()}
     touched = {sid: ds for sid, ds in touched.items() if ds}
     ids = sorted(touched)
     with transaction.atomic():
         for start in range(0, len(ids), _CHUNK):
-            _refresh_chunk({sid: touched[sid] for sid in ids[start : start + _CHUNK]}, moved or {})
+            _refresh_chunk({sid: touched[sid] for sid in ids[start : start + _CHUNK]}, moved)
 
 
 def _shifted(before: list[tuple], moves: list[tuple] | None) -> list[tuple] | None:
     """A day's (day, state, rec_id, number, value) rows after ``moves`` of its rows
-    from one state to another, or None where a move takes more than a row holds."""
+    from one daily row to another, or None where a move takes more than a row holds."""
     if moves is None or not before:
         return None
     day = before[0][0]
     rows = {(state, rec_id): [number, value] for _, state, rec_id, number, value in before}
     for origin, target, number, value in moves:
-        have = rows.get((origin, None))
+        have = rows.get(origin)
         if have is None or have[0] < number:
             return None
         have[0] -= number
         have[1] -= value
-        got = rows.setdefault((target, None), [0, 0])
+        got = rows.setdefault(target, [0, 0])
         got[0] += number
         got[1] += value
     return [(day, state, rec, n, v) for (state, rec), (n, v) in rows.items() if n]

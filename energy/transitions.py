@@ -3,8 +3,8 @@
 An attribution is appended (New), sent with its ledger block (Pending),
 confirmed (Processed), and may join a REC; each of these changes the /daily rows
 and the source counters of the days it touches. This module is the only one
-that makes them, and the only caller of ``energy.daily.daily_refresh`` (ruff
-bans it elsewhere), so no writer can forget the refresh. Each function runs
+that makes them, and the only caller of ``energy.daily.daily_refresh`` and
+``daily_shift`` (ruff bans them elsewhere), so no writer can forget the refresh. Each function runs
 inside its caller's transaction.
 """
 
@@ -18,7 +18,7 @@ from django.utils import timezone
 from chain.leaves import mark_rows_confirmed, mark_rows_sent
 from chain.models import LedgerBlock
 from core.sql import insert_rows
-from energy.daily import daily_refresh
+from energy.daily import daily_refresh, daily_shift
 from energy.models import Attribution, State
 
 
@@ -61,9 +61,16 @@ def attributions_confirmed(blocks: list[LedgerBlock]) -> None:
     _daily_moved(blocks, State.PROCESSED)
 
 
-def attributions_certified(days: Mapping[int, Iterable[dt.date]]) -> None:
-    """Transactions of these (source -> days) joined RECs (the REC app wrote where)."""
-    daily_refresh(days)
+def attributions_certified(joined: Mapping[tuple[int, dt.date], Iterable[tuple]]) -> None:
+    """Processed transactions joined RECs (the REC app wrote where): by (source, day),
+    (rec_id, number, value mWh) of the rows each REC took."""
+    unheld = (State.PROCESSED, None)
+    daily_shift(
+        {
+            key: [(unheld, (State.PROCESSED, rec_id), n, v) for rec_id, n, v in recs]
+            for key, recs in joined.items()
+        }
+    )
 
 
 def _daily_moved(blocks: list[LedgerBlock], target: str) -> None:
@@ -83,8 +90,5 @@ def _daily_moved(blocks: list[LedgerBlock], target: str) -> None:
             .annotate(number=Count("id"), value=Sum("value"))
         )
         for sid, day, number, value in rows:
-            moved[sid, day].append((origin, target, number, int(value)))
-    days: dict[int, set[dt.date]] = defaultdict(set)
-    for sid, day in moved:
-        days[sid].add(day)
-    daily_refresh(days, moved)
+            moved[sid, day].append(((origin, None), (target, None), number, int(value)))
+    daily_shift(moved)

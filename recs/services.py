@@ -97,14 +97,14 @@ def _issue(source_ids: Sequence[int], *, sql: bool) -> int:
             return 0
         counted = Issuance.objects.filter(source_id__in=ids).values_list("source_id", "rec_count")
         before = dict(counted)
-        issued, days = (_cut_in_sql if sql else _cut_in_python)(ids)
+        issued, joined = (_cut_in_sql if sql else _cut_in_python)(ids)
         if issued:
             after = {pk: n for pk, n in counted.all() if n > before[pk]}
             customers = dict(Source.objects.filter(pk__in=after).values_list("pk", "customer_id"))
             holdings_issued(
                 [(pk, customers[pk], before[pk] + 1, n) for pk, n in sorted(after.items())]
             )
-        attributions_certified(days)
+        attributions_certified(joined)
     return issued
 
 
@@ -300,10 +300,14 @@ _MEMBERS = [
     WHERE s.source_id = x.source_id
     """,
 ]
-_DAYS = """
-    SELECT DISTINCT c.source_id, (c.effective_time AT TIME ZONE 'UTC')::date
+# What each REC took of each day of its source: energy's daily rows move by it.
+_JOINED = """
+    SELECT c.source_id, (c.effective_time AT TIME ZONE 'UTC')::date, r.id, count(*),
+           sum(c.value)::bigint
     FROM issue_cut c JOIN issue_due d ON d.source_id = c.source_id
+    JOIN issue_rec r ON r.source_id = c.source_id AND r.k = c.first_rec
     WHERE c.issuable AND c.first_rec < d.n
+    GROUP BY 1, 2, 3
 """
 # Each source's rows are settled up to its first positive transaction still in no
 # REC (not yet Processed, or waiting for a REC to fill), or to its last one.
@@ -319,9 +323,13 @@ _SETTLED = """
 """
 
 
-def _cut_in_sql(ids: list[int]) -> tuple[int, dict[int, set]]:
+# (source, day) -> (rec_id, number, value mWh) of the rows each new REC took.
+Joined = dict[tuple[int, dt.date], list[tuple[int, int, int]]]
+
+
+def _cut_in_sql(ids: list[int]) -> tuple[int, Joined]:
     params = {"ids": ids, "now": timezone.now()}
-    days: dict[int, set] = defaultdict(set)
+    joined: Joined = defaultdict(list)
     issued = 0
     with connection.cursor() as cursor:
         for statement in _CUT:
@@ -333,16 +341,16 @@ def _cut_in_sql(ids: list[int]) -> tuple[int, dict[int, set]]:
                 cursor.execute(statement, params)
             cursor.execute("SELECT count(*) FROM issue_rec")
             issued = cursor.fetchone()[0]
-            cursor.execute(_DAYS)
-            for source_id, day in cursor.fetchall():
-                days[source_id].add(day)
+            cursor.execute(_JOINED)
+            for source_id, day, rec_id, number, value in cursor.fetchall():
+                joined[source_id, day].append((rec_id, number, value))
             cursor.execute("DROP TABLE issue_rec, issue_hours")
         cursor.execute(_SETTLED, params)
         cursor.execute("DROP TABLE issue_taken, issue_cut, issue_due")
-    return issued, days
+    return issued, joined
 
 
-def _cut_in_python(ids: list[int]) -> tuple[int, dict[int, set]]:
+def _cut_in_python(ids: list[int]) -> tuple[int, Joined]:
     states = list(Issuance.objects.filter(source_id__in=ids).select_related("source"))
     states.sort(key=lambda state: state.source_id)
     plans = []
@@ -356,7 +364,8 @@ def _cut_in_python(ids: list[int]) -> tuple[int, dict[int, set]]:
         _settle_in_python(states)
         return 0, {}
     rec_count = _locked_customers({state.source.customer_id for state, _, _ in plans})
-    spans, openers, days = [], [], defaultdict(set)
+    spans, openers = [], []
+    took: dict[tuple[int, dt.date, int], list[int]] = defaultdict(lambda: [0, 0])
     issued = 0
     for state, plan, rows in plans:
         source = state.source
@@ -386,7 +395,9 @@ def _cut_in_python(ids: list[int]) -> tuple[int, dict[int, set]]:
                     )
                 )
             for pk, _ in cut.members:
-                days[source.pk].add(rows[pk].effective_time.date())
+                counts = took[source.pk, rows[pk].effective_time.date(), rec.pk]
+                counts[0] += 1
+                counts[1] += rows[pk].value
             if (o := cut.opener) is not None:
                 openers.append(
                     Remainder(
@@ -409,7 +420,10 @@ def _cut_in_python(ids: list[int]) -> tuple[int, dict[int, set]]:
     Remainder.objects.bulk_create(openers)
     Span.objects.bulk_create(spans)
     _settle_in_python(states)
-    return issued, days
+    joined: Joined = defaultdict(list)
+    for (source_id, day, rec_id), (number, value) in sorted(took.items()):
+        joined[source_id, day].append((rec_id, number, value))
+    return issued, joined
 
 
 def _split_hour(split_from: int, rows: dict[int, "_Row"]) -> dt.datetime:

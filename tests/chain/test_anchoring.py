@@ -15,7 +15,7 @@ from chain.models import Deployment, LedgerBlock
 from chain.services import anchoring_round, blocks_confirm, blocks_seal, blocks_send
 from energy import transitions
 from energy.models import Attribution, DailyAggregate, Source
-from tests.energy.test_ledger_services import assert_in_step
+from tests.energy.test_ledger_services import assert_in_step, day_aggregations
 from tests.factories import T0, SourceFactory, append, token_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -120,15 +120,15 @@ def test_one_anchor_transaction_per_block_of_many_attributions(chain, customer_s
 
 @pytest.fixture
 def refreshes(monkeypatch):
-    """The days each daily refresh of energy's transitions was asked for."""
+    """The moves each daily shift of energy's transitions was asked for."""
     asked = []
-    real_refresh = transitions.daily_refresh
+    real_shift = transitions.daily_shift
 
-    def counted(days, moved=None):
-        asked.append(days)
-        real_refresh(days, moved)
+    def counted(moved):
+        asked.append(moved)
+        real_shift(moved)
 
-    monkeypatch.setattr(transitions, "daily_refresh", counted)
+    monkeypatch.setattr(transitions, "daily_shift", counted)
     return asked
 
 
@@ -138,11 +138,6 @@ def attribution_writes(queries) -> int:
         "UPDATE energy_attribution " in q["sql"] or 'UPDATE "energy_attribution" ' in q["sql"]
         for q in queries
     )
-
-
-def day_aggregations(queries) -> int:
-    """Statements that aggregate days of attributions again (energy.daily._aggregate)."""
-    return sum("SELECT t.source_id, t.day" in q["sql"] for q in queries)
 
 
 def leaf_reads(queries) -> int:

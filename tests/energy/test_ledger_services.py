@@ -63,6 +63,11 @@ def assert_in_step(source: Source) -> None:
     assert [a.seq for a in metered] == list(range(1, source.attribution_count + 1))
 
 
+def day_aggregations(queries) -> int:
+    """Statements that aggregate days of attributions again (energy.daily._aggregate)."""
+    return sum("SELECT t.source_id, t.day" in q["sql"] for q in queries)
+
+
 values = st.integers(min_value=-(10**7), max_value=3 * MWH)
 
 

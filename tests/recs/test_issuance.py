@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,7 +21,7 @@ from recs.cutting import cut_recs
 from recs.models import Issuance, Numbering, Rec, Remainder
 from recs.selectors import rec_transactions
 from recs.services import rec_issue, recs_issue_all
-from tests.energy.test_ledger_services import assert_in_step
+from tests.energy.test_ledger_services import assert_in_step, day_aggregations
 from tests.factories import (
     T0,
     SourceFactory,
@@ -150,6 +151,37 @@ def test_a_late_hour_is_cut_in_time_order_with_the_energy_waiting_after_it(sourc
     assert issuance(source).seq_from == h5.seq  # only the 5 mWh still wait
     conserved(source)
     assert_in_step(source)
+
+
+def test_the_daily_rows_move_by_what_each_rec_took_of_the_day(api, source):
+    # Two days of 0.1 MWh hours, the first hour of the second day still New: four
+    # RECs of ten hours, the third taking the last hours of day 1 and the first
+    # Processed ones of day 2; eight hours wait.
+    rows = append(source, [100_000_000] * 48)
+    mark_processed(rows[:24] + rows[25:])
+
+    with CaptureQueriesContext(connection) as queries:
+        assert rec_issue(source_id=source.pk) == 4
+
+    # Issuance knows what each REC took of each day: the day's Processed row is
+    # split by REC, not aggregated again from the attributions.
+    assert day_aggregations(queries) == 0
+    assert_in_step(Source.objects.get(pk=source.pk))
+    first, second, third, fourth = Rec.objects.filter(source=source).order_by("seq")
+    url = f"/api/v1/energy/attributions/{source.external_id}/daily?per_page=100"
+    daily = [
+        (d["effective_time"][:10], d["state"], d["rec"]["id"] if "rec" in d else None, d["number"])
+        for d in api.get(url).json()
+    ]
+    assert daily == [
+        ("2019-03-16", "New", None, 1),
+        ("2019-03-16", "Processed", None, 7),
+        ("2019-03-16", "Processed", third.pk, 6),
+        ("2019-03-16", "Processed", fourth.pk, 10),
+        ("2019-03-15", "Processed", first.pk, 10),
+        ("2019-03-15", "Processed", second.pk, 10),
+        ("2019-03-15", "Processed", third.pk, 4),
+    ]
 
 
 def test_a_source_with_nothing_open_is_settled_to_its_end(source):
