@@ -157,15 +157,29 @@ def references(table: str, column: str, target: str) -> migrations.RunPython:
     return postgres_only(create, drop)
 
 
+# The names of the SQLite triggers, spelled once: the creators below set them and
+# ``sqlite_guards`` lifts them before a migrate.
+def _frozen_triggers(table: str) -> tuple[str, str]:
+    return f"{table}_frozen", f"{table}_no_delete"
+
+
+def _forward_trigger(table: str) -> str:
+    return f"{table}_forward"
+
+
+def _reference_triggers(table: str, column: str) -> tuple[str, str]:
+    return f"{table}_{column}_exists_insert", f"{table}_{column}_exists_update"
+
+
 def sqlite_references(connection, table: str, column: str, target: str) -> None:
     """``references`` as SQLite triggers (row by row: the embedded ledger is small),
     set again after every migrate."""
     missing = (
         f"NEW.{column} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {target} WHERE id = NEW.{column})"
     )
+    events = ("INSERT", f"UPDATE OF {column}")
     with connection.cursor() as cursor:
-        for event in ("INSERT", f"UPDATE OF {column}"):
-            name = f"{table}_{column}_exists_{event.split()[0].lower()}"
+        for name, event in zip(_reference_triggers(table, column), events, strict=True):
             cursor.execute(
                 f"CREATE TRIGGER IF NOT EXISTS {name} BEFORE {event} ON {table} WHEN {missing}"
                 f" BEGIN SELECT RAISE(ABORT, '{table}.{column}: no such {target} row'); END"
@@ -208,15 +222,16 @@ def sqlite_guard(connection, table: str, frozen_columns: list[str]) -> None:
     if connection.vendor != "sqlite":
         return
     changed = " OR ".join(f"NEW.{c} IS NOT OLD.{c}" for c in frozen_columns)
+    frozen, no_delete = _frozen_triggers(table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"CREATE TRIGGER IF NOT EXISTS {table}_frozen BEFORE UPDATE OF"
+            f"CREATE TRIGGER IF NOT EXISTS {frozen} BEFORE UPDATE OF"
             f" {', '.join(frozen_columns)} ON {table} WHEN {changed}"
             f" BEGIN SELECT RAISE(ABORT, '{table} is append-only: {', '.join(frozen_columns)}"
             " cannot change'); END"
         )
         cursor.execute(
-            f"CREATE TRIGGER IF NOT EXISTS {table}_no_delete BEFORE DELETE ON {table}"
+            f"CREATE TRIGGER IF NOT EXISTS {no_delete} BEFORE DELETE ON {table}"
             " WHEN NOT cg_deletes_allowed()"
             f" BEGIN SELECT RAISE(ABORT, '{table} is append-only: rows cannot be deleted'); END"
         )
@@ -226,7 +241,7 @@ def sqlite_forward_only(connection, table: str, columns: list[str]) -> None:
     """``forward_only`` as an SQLite trigger, set again after every migrate."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"CREATE TRIGGER IF NOT EXISTS {table}_forward BEFORE UPDATE OF"
+            f"CREATE TRIGGER IF NOT EXISTS {_forward_trigger(table)} BEFORE UPDATE OF"
             f" {', '.join(columns)} ON {table} WHEN {backwards(columns, 'IS NOT')}"
             f" BEGIN SELECT RAISE(ABORT, '{table}: a row only moves forward'); END"
         )
@@ -246,18 +261,18 @@ def sqlite_guards(
     forward = forward or {}
     references = references or {}
 
+    names = [
+        *(name for table in tables for name in _frozen_triggers(table)),
+        *(_forward_trigger(table) for table in forward),
+        *(name for table, (c, _) in references.items() for name in _reference_triggers(table, c)),
+    ]
+
     def lift(sender, using, **kwargs) -> None:
         connection = connections[using]
         if connection.vendor == "sqlite":
             with connection.cursor() as cursor:
-                for table in tables:
-                    cursor.execute(f"DROP TRIGGER IF EXISTS {table}_frozen")
-                    cursor.execute(f"DROP TRIGGER IF EXISTS {table}_no_delete")
-                for table in forward:
-                    cursor.execute(f"DROP TRIGGER IF EXISTS {table}_forward")
-                for table, (column, _) in references.items():
-                    for event in ("insert", "update"):
-                        cursor.execute(f"DROP TRIGGER IF EXISTS {table}_{column}_exists_{event}")
+                for name in names:
+                    cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
 
     def guard(sender, using, **kwargs) -> None:
         connection = connections[using]
