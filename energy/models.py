@@ -484,7 +484,11 @@ class DailyAggregate(models.Model):
     ``/daily`` never aggregates the attributions themselves.
     """
 
-    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="daily_rows")
+    # No index of its own: the unique (source, seq) leads with it; the daily rows of
+    # every touched day are written again, and each index with them.
+    source = models.ForeignKey(
+        Source, on_delete=models.CASCADE, related_name="daily_rows", db_index=False
+    )
     # 1-based position in the source's daily list, oldest first.
     seq = models.BigIntegerField()
     day = models.DateField()

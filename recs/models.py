@@ -11,8 +11,15 @@ REMAINDER_BLOCK_ID = "remainder"
 
 
 class Rec(models.Model):
-    customer = models.ForeignKey("energy.Customer", on_delete=models.PROTECT, related_name="recs")
-    source = models.ForeignKey("energy.Source", on_delete=models.PROTECT, related_name="recs")
+    # No index of their own: the unique (customer, seq) and (source, serial) lead with
+    # them and serve every lookup by customer or source; issuance writes 150 RECs a
+    # source, and each index is written for each.
+    customer = models.ForeignKey(
+        "energy.Customer", on_delete=models.PROTECT, related_name="recs", db_index=False
+    )
+    source = models.ForeignKey(
+        "energy.Source", on_delete=models.PROTECT, related_name="recs", db_index=False
+    )
     # 1-based position among the customer's RECs in issuance order: a page of
     # /recs is a range of it.
     seq = models.BigIntegerField(editable=False)
@@ -320,7 +327,10 @@ class Bundle(models.Model):
         MINTING = "minting"
         ON_CHAIN = "on_chain"
 
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="bundles")
+    # No index of its own: "holdings" (account, source, first) leads with it.
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="bundles", db_index=False
+    )
     source = models.ForeignKey(
         "energy.Source", on_delete=models.PROTECT, related_name="+", db_index=False
     )
