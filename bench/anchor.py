@@ -1,7 +1,8 @@
 """Anchoring benchmark: seal 1,000,000 attributions into blocks and anchor them on anvil.
 
-1,000 sources x 1,000 hourly attributions are loaded with COPY, then sealed
-into blocks of BLOCK_MAX_TXS (10,000) leaves, each block's root sent to the
+1,000 sources x 1,000 hourly attributions are loaded with COPY, hour after hour
+for every meter as the hourly step writes live readings (``--by-source``: each
+meter's whole history at once, as a backfill lands), then sealed into blocks of BLOCK_MAX_TXS (10,000) leaves, each block's root sent to the
 Anchor contract on a real local node (anvil, from npm) and confirmed; the
 attributions move New -> Pending -> Processed along the way.
 
@@ -19,6 +20,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sources", type=int, default=1000)
     parser.add_argument("--hours", type=int, default=1000)
+    parser.add_argument(
+        "--by-source",
+        action="store_true",
+        help="write each meter's whole history at once (a backfill) instead of hour after"
+        " hour for every meter, as the hourly step writes live readings",
+    )
     args = parser.parse_args()
 
     fresh_django()
@@ -37,8 +44,10 @@ def main() -> None:
         args.hours,
         lambda source_id, h: (h * 7919 + source_id) % 5_000_000_000,
         processed=False,
+        by_hour=not args.by_source,
     )
-    print(f"loaded {total:,} attributions in {time.perf_counter() - t0:.1f} s")
+    layout = "each meter's history at once" if args.by_source else "hour after hour"
+    print(f"loaded {total:,} attributions ({layout}) in {time.perf_counter() - t0:.1f} s")
 
     process, url = anvil.start(anvil.free_port())
     try:

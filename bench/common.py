@@ -34,14 +34,19 @@ def fresh_django() -> str:
     return url
 
 
-def load_meters(name: str, sources: int, hours: int, value, *, processed: bool) -> int:
+def load_meters(
+    name: str, sources: int, hours: int, value, *, processed: bool, by_hour: bool = False
+) -> int:
     """A customer ``name`` with ``sources`` meters of ``hours`` hourly attributions each,
     from 2024-01-01, written with COPY, their daily rows built; the attributions made.
 
     ``value(source_id, hour)`` gives each one's mWh, called in COPY order; each
     commits to 32 bytes of evidence, as hours read from signed reports do. With
     ``processed`` they come in Processed and anchored (hash, height, block id),
-    else New.
+    else New. Rows are written source after source (each meter's whole history at
+    once, as a backfill lands), or with ``by_hour`` hour after hour (every meter's
+    hour together, as the hourly step writes live readings), which decides which
+    rows share a table page.
     """
     import datetime as dt
     import hashlib
@@ -71,13 +76,17 @@ def load_meters(name: str, sources: int, hours: int, value, *, processed: bool) 
             " evidence, state, state_changed, hash, height, block_id, created, modified)"
             " FROM STDIN"
         ) as copy:
-            for source in made:
-                for h in range(hours):
-                    copy.write_row(
-                        (source.pk, h + 1, f"{source.pk}-{h}",
-                         start + dt.timedelta(hours=h), value(source.pk, h),
-                         secrets.token_bytes(32), *anchored, now, now)
-                    )  # fmt: skip
+            order = (
+                ((source, h) for h in range(hours) for source in made)
+                if by_hour
+                else ((source, h) for source in made for h in range(hours))
+            )
+            for source, h in order:
+                copy.write_row(
+                    (source.pk, h + 1, f"{source.pk}-{h}",
+                     start + dt.timedelta(hours=h), value(source.pk, h),
+                     secrets.token_bytes(32), *anchored, now, now)
+                )  # fmt: skip
         days = {(start + dt.timedelta(hours=h)).date() for h in range(hours)}
         daily_refresh({s.pk: days for s in made})
     with connection.cursor() as cursor:
