@@ -2,9 +2,10 @@
 
 1,000 sources x 1,000 hourly attributions are loaded with COPY, hour after hour
 for every meter as the hourly step writes live readings (``--by-source``: each
-meter's whole history at once, as a backfill lands), then sealed into blocks of BLOCK_MAX_TXS (10,000) leaves, each block's root sent to the
-Anchor contract on a real local node (anvil, from npm) and confirmed; the
-attributions move New -> Pending -> Processed along the way.
+meter's whole history at once, as a backfill lands), then sealed into blocks of
+BLOCK_MAX_TXS (10,000) leaves, each block's root sent to the Anchor contract on
+a real local node (anvil, from npm) and confirmed; the attributions move
+New -> Pending -> Processed along the way.
 
     make bench
     python bench/anchor.py --sources 100 --hours 1000

@@ -4,8 +4,8 @@ An attribution is appended (New), sent with its ledger block (Pending),
 confirmed (Processed), and may join a REC; each of these changes the /daily rows
 and the source counters of the days it touches. This module is the only one
 that makes them, and the only caller of ``energy.daily.daily_refresh`` and
-``daily_shift`` (ruff bans them elsewhere), so no writer can forget the refresh. Each function runs
-inside its caller's transaction.
+``daily_shift`` (ruff bans them elsewhere), so no writer can forget the refresh.
+Each function runs inside its caller's transaction.
 """
 
 import datetime as dt

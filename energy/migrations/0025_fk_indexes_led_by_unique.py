@@ -5,15 +5,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('energy', '0024_attribution_block_checked_per_statement'),
+        ("energy", "0024_attribution_block_checked_per_statement"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='dailyaggregate',
-            name='source',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='daily_rows', to='energy.source'),
+            model_name="dailyaggregate",
+            name="source",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="daily_rows",
+                to="energy.source",
+            ),
         ),
     ]

@@ -5,26 +5,40 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('energy', '0025_fk_indexes_led_by_unique'),
-        ('recs', '0016_recs_and_retirements_block_checked_per_statement'),
+        ("energy", "0025_fk_indexes_led_by_unique"),
+        ("recs", "0016_recs_and_retirements_block_checked_per_statement"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='bundle',
-            name='account',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='bundles', to='recs.account'),
+            model_name="bundle",
+            name="account",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="bundles",
+                to="recs.account",
+            ),
         ),
         migrations.AlterField(
-            model_name='rec',
-            name='customer',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='recs', to='energy.customer'),
+            model_name="rec",
+            name="customer",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="recs",
+                to="energy.customer",
+            ),
         ),
         migrations.AlterField(
-            model_name='rec',
-            name='source',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='recs', to='energy.source'),
+            model_name="rec",
+            name="source",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="recs",
+                to="energy.source",
+            ),
         ),
     ]
