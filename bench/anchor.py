@@ -14,7 +14,7 @@ New -> Pending -> Processed along the way.
 import argparse
 import time
 
-from common import fresh_django, load_meters
+from common import fresh_django, load_meters, wal
 
 
 def main() -> None:
@@ -118,19 +118,6 @@ def main() -> None:
         "targets: sealing 100,000 attributions/s; at most 5 gas per attribution; "
         "verify_ledger 50,000 attributions/s"
     )
-
-
-def wal() -> tuple[int, int]:
-    """Bytes of WAL written so far, and checkpoints asked for by WAL volume: a
-    checkpoint makes the next change of each page log the whole page."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_current_wal_lsn() - '0/0'::pg_lsn, checkpoints_req FROM pg_stat_bgwriter"
-        )
-        written, checkpoints = cursor.fetchone()
-    return int(written), checkpoints
 
 
 if __name__ == "__main__":

@@ -92,3 +92,16 @@ def load_meters(
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE energy_attribution")
     return sources * hours
+
+
+def wal() -> tuple[int, int]:
+    """Bytes of WAL written so far, and checkpoints asked for by WAL volume: a
+    checkpoint makes the next change of each page log the whole page."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_current_wal_lsn() - '0/0'::pg_lsn, checkpoints_req FROM pg_stat_bgwriter"
+        )
+        written, checkpoints = cursor.fetchone()
+    return int(written), checkpoints

@@ -12,7 +12,7 @@ import argparse
 import random
 import time
 
-from common import fresh_django, load_meters
+from common import fresh_django, load_meters, wal
 
 
 def window_scan() -> float:
@@ -75,9 +75,11 @@ def main() -> None:
     print(f"loaded {args.sources * args.hours:,} Processed attributions in "
           f"{time.perf_counter() - t0:.1f} s")  # fmt: skip
     scan = min(window_scan() for _ in range(3))
+    wal_before, _ = wal()
     t0 = time.perf_counter()
     issued = recs_issue_all()
     issue = time.perf_counter() - t0
+    wal_after, _ = wal()
     assert issued == Rec.objects.count()
     openers = Remainder.objects.count()
     spans = Span.objects.count()
@@ -93,6 +95,11 @@ def main() -> None:
     print("-" * 68)
     print(f"issuance / scan = {issue / scan:.1f}x (target: within 3x);"
           f" its RECs alone / scan = {recs_alone / scan:.1f}x")  # fmt: skip
+    # WAL, unlike time, does not depend on what else the machine runs: it says how
+    # much issuance wrote, the same from one run to the next.
+    print(f"issuance wrote {(wal_after - wal_before) / 2**20:,.0f} MiB of WAL"
+          f" ({(wal_after - wal_before) / (args.sources * args.hours):,.0f} bytes per"
+          " attribution)")  # fmt: skip
 
 
 if __name__ == "__main__":
