@@ -43,10 +43,10 @@ def load_meters(
     ``value(source_id, hour)`` gives each one's mWh, called in COPY order; each
     commits to 32 bytes of evidence, as hours read from signed reports do. With
     ``processed`` they come in Processed and anchored (hash, height, block id),
-    else New. Rows are written source after source (each meter's whole history at
-    once, as a backfill lands), or with ``by_hour`` hour after hour (every meter's
-    hour together, as the hourly step writes live readings), which decides which
-    rows share a table page.
+    else New and waiting to be sealed. Rows are written source after source (each
+    meter's whole history at once, as a backfill lands), or with ``by_hour`` hour
+    after hour (every meter's hour together, as the hourly step writes live
+    readings), which decides which rows share a table page.
     """
     import datetime as dt
     import hashlib
@@ -57,6 +57,7 @@ def load_meters(
 
     from energy.daily import daily_refresh
     from energy.models import Customer, Source
+    from energy.transitions import attributions_waiting
 
     customer = Customer.objects.create(name=name)
     made = Source.objects.bulk_create(
@@ -87,6 +88,8 @@ def load_meters(
                      start + dt.timedelta(hours=h), value(source.pk, h),
                      secrets.token_bytes(32), *anchored, now, now)
                 )  # fmt: skip
+        if not processed:
+            attributions_waiting({s.pk: (1, hours) for s in made})
         days = {(start + dt.timedelta(hours=h)).date() for h in range(hours)}
         daily_refresh({s.pk: days for s in made})
     with connection.cursor() as cursor:

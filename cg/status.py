@@ -38,7 +38,7 @@ class PipelineStatus:
 
 def pipeline_status() -> PipelineStatus:
     from chain.models import EngineTransaction, LedgerBlock
-    from energy.models import Attribution, Quality, Source
+    from energy.models import Attribution, Quality, Source, Unsealed
     from recs.models import Issuance, Retirement
 
     now = timezone.now()
@@ -63,7 +63,7 @@ def pipeline_status() -> PipelineStatus:
         Q(hourly_closed_until__isnull=True, last_sample_time__isnull=False)
         | Q(last_sample_time__gte=F("hourly_closed_until") + dt.timedelta(hours=1))
     )
-    unsealed = Attribution.objects.filter(ledger_block__isnull=True, value__gte=0)
+    unsealed = Unsealed.objects.order_by("effective_time", "attribution_id")
     to_send = unconfirmed.filter(status__in=["sealed", "signed"])
     sent = unconfirmed.filter(status="sent")
     retiring = Retirement.objects.filter(ledger_block__isnull=True)
@@ -78,8 +78,7 @@ def pipeline_status() -> PipelineStatus:
         ),
         Stage(
             "sealing", new, "hours",
-            unsealed.order_by("effective_time", "id").values_list("effective_time", flat=True)
-            .first(),
+            unsealed.values_list("effective_time", flat=True).first(),
         ),
         Stage("issuance", due, "sources", None),
         Stage("sending", to_send.count(), "blocks", oldest(to_send, "sealed_at")),

@@ -38,6 +38,11 @@ class LeafKind(Protocol):
         """At most ``limit`` rows not in a block yet, oldest first; past ``after`` (the
         kind's newest block whose rows are not marked yet) when there is one."""
 
+    def sealed(self, ids: list[int]) -> None:
+        """These rows are in a new block (inside the transaction that makes it): a kind
+        that queues its waiting rows takes them off; one that reads them past
+        ``after`` has nothing to do."""
+
     def mark_sent(self, blocks: "list[LedgerBlock]") -> None:
         """The blocks' transactions are with the node: their rows get their leaf and
         block. Several blocks at once, so what follows from the rows (energy's daily
@@ -101,7 +106,8 @@ def mark_rows_confirmed(model, blocks: "list[LedgerBlock]", **also) -> None:
     block; ``also`` names more columns to set from the block (column -> block
     attribute). A block whose rows were never marked sent (``rows_marked`` false: it
     was final by the first confirmation pass) gives them their leaf and block in the
-    same write, so each of its rows is written once."""
+    same write, so each of its rows is written once; the others get them again,
+    unchanged."""
     now = timezone.now()
     for block in blocks:
         final = {
@@ -111,15 +117,14 @@ def mark_rows_confirmed(model, blocks: "list[LedgerBlock]", **also) -> None:
             "modified": now,
             **{column: getattr(block, attribute) for column, attribute in also.items()},
         }
-        if block.rows_marked:
-            model.objects.filter(ledger_block=block, state="Pending").update(**final)
-        else:
-            update_by_id(
-                model._meta.db_table,
-                {"hash": "varchar", "ledger_block_id": "bigint"},
-                [(pk, leaf.hex(), block.pk) for pk, leaf in block.leaf_list()],
-                also=final,
-            )
+        # By the ids the block seals, whether or not its rows were marked sent: no
+        # index of a kind's table need name a block.
+        update_by_id(
+            model._meta.db_table,
+            {"hash": "varchar", "ledger_block_id": "bigint"},
+            [(pk, leaf.hex(), block.pk) for pk, leaf in block.leaf_list()],
+            also=final,
+        )
 
 
 def expected_state(block: "LedgerBlock") -> tuple[str, int | None]:

@@ -98,6 +98,11 @@ class LedgerBlock(models.Model):
     def __str__(self) -> str:
         return f"block {self.ledger_height} ({self.status})"
 
+    def leaf_ids_list(self) -> list[int]:
+        """The ids of the rows it seals, in tree order."""
+        ids = bytes(self.leaf_ids)
+        return [int.from_bytes(ids[i : i + 8], "big") for i in range(0, 8 * self.count, 8)]
+
     def leaf_list(self) -> list[tuple[int, bytes]]:
         """(row id, leaf) in tree order."""
         leaves, ids = bytes(self.leaves), bytes(self.leaf_ids)

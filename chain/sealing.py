@@ -43,7 +43,7 @@ def new_block(kind: str, batch: leaves.Batch) -> LedgerBlock:
     last = LedgerBlock.objects.order_by("-ledger_height").only("ledger_height", "hash").first()
     height = last.ledger_height + 1 if last else 1
     previous = bytes.fromhex(last.hash) if last else GENESIS
-    return LedgerBlock.objects.create(
+    block = LedgerBlock.objects.create(
         kind=kind,
         ledger_height=height,
         previous_hash=previous.hex(),
@@ -55,3 +55,5 @@ def new_block(kind: str, batch: leaves.Batch) -> LedgerBlock:
         last_leaf_id=batch.ids[-1],
         last_leaf_time=batch.last_time,
     )
+    leaves.kind(kind).sealed(batch.ids)
+    return block

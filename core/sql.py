@@ -1,6 +1,7 @@
 """Set-based writes the ORM has no single statement for."""
 
 import datetime as dt
+from collections.abc import Iterator, Sequence
 
 from django.db import connection
 
@@ -64,3 +65,11 @@ def insert_rows(table: str, columns: list[str], rows) -> None:
             f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",
             [[sqlite(v) for v in row] for row in rows],
         )
+
+
+def id_chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
+    """``ids`` in pieces an ``IN (...)`` of one statement holds: a block's worth on
+    PostgreSQL, 500 on SQLite (whose statements are bounded)."""
+    size = 10_000 if connection.vendor == "postgresql" else 500
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]

@@ -18,8 +18,9 @@ APPEND_ONLY = {
 FORWARD_ONLY = {
     "energy_attribution": ["state", "hash", "ledger_block_id", "height", "block_id", "quality"]
 }
-# Held by triggers rather than a foreign key (core.ledger_guard.references).
-REFERENCES = {"energy_attribution": ("ledger_block_id", "chain_ledgerblock")}
+# Held by triggers rather than a foreign key (core.ledger_guard.references, owned_by).
+REFERENCES = [("energy_attribution", "ledger_block_id", "chain_ledgerblock")]
+OWNED = [("energy_dailyaggregate", "source_id", "energy_source")]
 
 
 class EnergyConfig(AppConfig):
@@ -35,7 +36,7 @@ class EnergyConfig(AppConfig):
         from energy.ledger import AttributionLeaves
 
         leaves.register(AttributionLeaves())
-        lift, guard = sqlite_guards(APPEND_ONLY, FORWARD_ONLY, REFERENCES)
+        lift, guard = sqlite_guards(APPEND_ONLY, FORWARD_ONLY, REFERENCES, OWNED)
         pre_migrate.connect(lift, sender=self, weak=False)
         post_migrate.connect(guard, sender=self, weak=False)
         # The SQLite delete guards (of recs' tables too) ask a function of the connection.

@@ -1,7 +1,8 @@
 """Attributions as leaves of the ledger: what chain seals, and how their rows move.
 
 Registered with ``chain.leaves`` by ``EnergyConfig.ready``. Generation
-(value >= 0) is sealed oldest first; consumption never is. Once a block's
+(value >= 0) waits in ``Unsealed`` and is sealed oldest first; consumption
+never is. Once a block's
 transaction is with the node, the confirmation pass gives its attributions their
 leaf hash and block: Pending while the block waits for confirmations, Processed
 with the chain block once it has them (straight from New when it already has).
@@ -13,14 +14,14 @@ from collections.abc import Iterator
 from types import SimpleNamespace
 
 from django.db import connection
-from django.db.models import BigIntegerField, Q
+from django.db.models import BigIntegerField
 from django.db.models.functions import Cast, Extract
 
 from chain.hashing import attribution_leaves
 from chain.leaves import Batch, expected_state, state_problem
 from chain.models import LedgerBlock
-from energy.models import Attribution, Source, State
-from energy.transitions import attributions_confirmed, attributions_sent
+from energy.models import Attribution, Source, State, Unsealed
+from energy.transitions import attributions_confirmed, attributions_sealed, attributions_sent
 
 KIND = "attributions"
 
@@ -36,23 +37,14 @@ _AUDITED = """
 def _audited_rows(block: LedgerBlock, ids: list[int]) -> dict[int, tuple]:
     """By id, the block's attributions as the audit reads them: (client id bytes,
     external id, epoch, value, evidence, hash, ledger block, state, height, chain
-    block), plain tuples (the audit reads every row of the ledger). A marked block's
-    rows are found by their block (an index range, no list of ids to send); a row no
-    longer pointing at it is looked up by id after."""
+    block), plain tuples (the audit reads every row of the ledger). The block's
+    rows are found by the ids the block seals (no index of the table names a block)."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             epoch = "EXTRACT(EPOCH FROM a.effective_time)::bigint"
-            if block.rows_marked:
-                sql = _AUDITED.format(epoch=epoch, match="a.ledger_block_id = %s")
-                cursor.execute(sql, [block.pk])
-                rows = cursor.fetchall()
-                missing = set(ids).difference(row[0] for row in rows)
-            else:
-                rows, missing = [], ids
-            if missing:
-                sql = _AUDITED.format(epoch=epoch, match="a.id = ANY(%s::bigint[])")
-                cursor.execute(sql, [list(missing)])
-                rows += cursor.fetchall()
+            sql = _AUDITED.format(epoch=epoch, match="a.id = ANY(%s::bigint[])")
+            cursor.execute(sql, [ids])
+            rows = cursor.fetchall()
         else:
             epoch = "CAST(strftime('%%s', a.effective_time) AS INTEGER)"
             rows = []
@@ -68,17 +60,12 @@ def _audited_rows(block: LedgerBlock, ids: list[int]) -> dict[int, tuple]:
     }
 
 
-def _unsealed(after: LedgerBlock | None):
-    """Generation not yet in a block, oldest first; past ``after`` when given."""
-    rows = Attribution.objects.filter(ledger_block__isnull=True, value__gte=0)
-    if after is not None:
-        when, pk = after.last_leaf_time, after.last_leaf_id
-        # The redundant >= bound is what the index can seek on.
-        rows = rows.filter(
-            Q(effective_time__gte=when),
-            Q(effective_time__gt=when) | Q(effective_time=when, id__gt=pk),
-        )
-    return rows.order_by("effective_time", "id")
+def _unsealed(limit: int):
+    """The oldest ``limit`` rows of generation waiting to be sealed."""
+    waiting = Unsealed.objects.order_by("effective_time", "attribution_id")[:limit]
+    return Attribution.objects.filter(pk__in=waiting.values("attribution_id")).order_by(
+        "effective_time", "id"
+    )
 
 
 def leaf_rows(query) -> list[tuple]:
@@ -120,8 +107,12 @@ class AttributionLeaves:
     name = KIND
 
     def unsealed(self, limit: int, after: LedgerBlock | None) -> Batch | None:
-        rows = leaf_rows(_unsealed(after)[:limit])
+        # Sealed rows leave the queue with their block (``sealed``): no cursor is needed.
+        rows = leaf_rows(_unsealed(limit))
         return batch_of(rows) if rows else None
+
+    def sealed(self, ids: list[int]) -> None:
+        attributions_sealed(ids)
 
     def mark_sent(self, blocks: list[LedgerBlock]) -> None:
         attributions_sent(blocks)
@@ -170,7 +161,30 @@ class AttributionLeaves:
         loose = Attribution.objects.filter(ledger_block__isnull=True).exclude(state=State.NEW)
         for pk in loose.values_list("pk", flat=True)[:100]:
             yield f"attribution {pk}: moved past New without a ledger block"
+        yield from _queue_problems()
         from energy.audit import derived_problems, reading_problems
 
         yield from reading_problems()
         yield from derived_problems()
+
+
+def _queue_problems() -> Iterator[str]:
+    """Every generation row is waiting to be sealed or in a block, never both (a row
+    sealed but not yet marked is in its block's leaves, not yet on the row)."""
+    in_flight = set()
+    for block in LedgerBlock.objects.filter(kind=KIND, rows_marked=False).only("leaf_ids", "count"):
+        in_flight.update(block.leaf_ids_list())
+    waiting = Unsealed.objects.values("attribution_id")
+    twice = Attribution.objects.filter(pk__in=waiting, ledger_block__isnull=False)
+    for pk in twice.values_list("pk", flat=True)[:100]:
+        yield f"attribution {pk}: waits to be sealed, though it is in a block"
+    for pk in sorted(in_flight.intersection(waiting.values_list("attribution_id", flat=True))):
+        yield f"attribution {pk}: waits to be sealed, though a block seals it"
+    lost = (
+        Attribution.objects.filter(ledger_block__isnull=True, value__gte=0)
+        .exclude(pk__in=waiting)
+        .values_list("pk", flat=True)
+    )
+    for pk in lost.iterator():
+        if pk not in in_flight:
+            yield f"attribution {pk}: generation in no block and not waiting to be sealed"

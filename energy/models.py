@@ -414,21 +414,13 @@ class Attribution(models.Model):
                 name="%(app_label)s_%(class)s_anchored_when_processed",
             ),
         ]
+        # No index names a column that anchoring writes (hash, ledger block, state,
+        # height, chain block), not even in its condition: marking a block's rows
+        # then rewrites each in its own page (a HOT update, which PostgreSQL allows
+        # only when no indexed column changes and the page has room: migration 0027
+        # leaves room), and writes no index at all. Sealing finds its rows in
+        # ``Unsealed``, and a block's rows are found by the ids it seals.
         indexes = [
-            # Serves sealing: the oldest unsealed generation first, read from the
-            # index alone (what a leaf hashes is in it), not from the heap.
-            models.Index(
-                fields=["effective_time", "id"],
-                name="energy_attr_to_seal",
-                condition=Q(ledger_block__isnull=True, value__gte=0),
-                include=["source", "external_id", "value", "evidence"],
-            ),
-            # Serves proofs and the state moves of a block: its leaves in order.
-            models.Index(
-                fields=["ledger_block", "effective_time", "id"],
-                name="energy_attr_block_leaves",
-                condition=Q(ledger_block__isnull=False),
-            ),
             # Serves the quarantine queue (the operators' pipeline page, /metrics): the
             # held hours only, a handful among millions.
             models.Index(
@@ -476,6 +468,36 @@ class Attribution(models.Model):
         return max(self.modified, held.since) if held else self.modified
 
 
+class Unsealed(models.Model):
+    """Generation waiting for a ledger block: one narrow row per attribution of value
+    >= 0 from its append (``energy.transitions.attributions_appended``) until a block
+    seals it (``energy.ledger``), read oldest first.
+
+    The queue keeps sealing's index off the wide attribution table, whose rows
+    anchoring then rewrites in place. ``verify_ledger`` checks that every
+    generation row is either here or in a block, never both.
+    """
+
+    # Attributions are never deleted (their append-only guard); this table is energy's.
+    attribution = models.OneToOneField(
+        Attribution,
+        primary_key=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+    )
+    effective_time = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            # Serves sealing: the oldest waiting generation first.
+            models.Index(fields=["effective_time", "attribution"], name="energy_unsealed_oldest"),
+        ]
+
+    def __str__(self) -> str:
+        return f"attribution {self.attribution_id} waiting to be sealed"
+
+
 class DailyAggregate(models.Model):
     """One row per (source, UTC day, state, REC) of the source's metered attributions.
 
@@ -485,9 +507,14 @@ class DailyAggregate(models.Model):
     """
 
     # No index of its own: the unique (source, seq) leads with it; the daily rows of
-    # every touched day are written again, and each index with them.
+    # every touched day are written again, and each index with them. Checked per
+    # statement by triggers, not per row by a foreign key: core.ledger_guard.owned_by.
     source = models.ForeignKey(
-        Source, on_delete=models.CASCADE, related_name="daily_rows", db_index=False
+        Source,
+        on_delete=models.CASCADE,
+        related_name="daily_rows",
+        db_index=False,
+        db_constraint=False,
     )
     # 1-based position in the source's daily list, oldest first.
     seq = models.BigIntegerField()

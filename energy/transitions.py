@@ -1,25 +1,27 @@
 """Every change of attributions, with the daily rows and counters kept in step.
 
-An attribution is appended (New), sent with its ledger block (Pending),
-confirmed (Processed), and may join a REC; each of these changes the /daily rows
-and the source counters of the days it touches. This module is the only one
-that makes them, and the only caller of ``energy.daily.daily_refresh`` and
+An attribution is appended (New, and waiting to be sealed when it is
+generation), sealed into a ledger block, sent with it (Pending), confirmed
+(Processed), and may join a REC; each of these but sealing changes the /daily
+rows and the source counters of the days it touches. This module is the only
+one that makes them, and the only caller of ``energy.daily.daily_refresh`` and
 ``daily_shift`` (ruff bans them elsewhere), so no writer can forget the refresh.
 Each function runs inside its caller's transaction.
 """
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
+from django.db import connection
 from django.db.models import Count, Sum
 from django.utils import timezone
 
 from chain.leaves import mark_rows_confirmed, mark_rows_sent
 from chain.models import LedgerBlock
-from core.sql import insert_rows
+from core.sql import id_chunks, insert_rows
 from energy.daily import daily_refresh, daily_shift
-from energy.models import Attribution, State
+from energy.models import Attribution, State, Unsealed
 
 
 def attributions_appended(rows: Iterable[tuple]) -> None:
@@ -31,10 +33,13 @@ def attributions_appended(rows: Iterable[tuple]) -> None:
     """
     now = timezone.now()
     days: dict[int, set[dt.date]] = defaultdict(set)
+    runs: dict[int, list[int]] = {}  # source -> [first, last] seq written
 
     def written():
         for sid, seq, ext, when, value, co, *quality in rows:
             days[sid].add(when.date())
+            run = runs.setdefault(sid, [seq, seq])
+            run[0], run[1] = min(run[0], seq), max(run[1], seq)
             quality, reason, evidence = quality or (None, "", None)
             yield sid, seq, ext, when, value, State.NEW, co, quality, reason, evidence, now, now
 
@@ -44,7 +49,39 @@ def attributions_appended(rows: Iterable[tuple]) -> None:
          "carbon_offset", "quality", "quality_reason", "evidence", "created", "modified"],
         written(),
     )  # fmt: skip
+    attributions_waiting({sid: (first, last) for sid, (first, last) in runs.items()})
     daily_refresh(days)
+
+
+def attributions_waiting(runs: Mapping[int, tuple[int, int]]) -> None:
+    """Queue for sealing the generation among these just-written rows: by source, the
+    (first, last) seq of a run of them."""
+    if not runs:
+        return
+    select = (
+        "INSERT INTO energy_unsealed (attribution_id, effective_time)"
+        " SELECT a.id, a.effective_time FROM {source} JOIN energy_attribution a"
+        " ON a.source_id = u.source_id AND a.seq BETWEEN u.first AND u.last WHERE a.value >= 0"
+    )
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            unnest = "unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS u(source_id, first, last)"
+            sids = list(runs)
+            cursor.execute(
+                select.format(source=unnest),
+                [sids, [runs[s][0] for s in sids], [runs[s][1] for s in sids]],
+            )
+        else:
+            one = "(SELECT %s AS source_id, %s AS first, %s AS last) AS u"
+            cursor.executemany(
+                select.format(source=one), [(s, first, last) for s, (first, last) in runs.items()]
+            )
+
+
+def attributions_sealed(ids: Sequence[int]) -> None:
+    """These attributions are in a ledger block now: no longer waiting to be sealed."""
+    for chunk in id_chunks(ids):
+        Unsealed.objects.filter(attribution_id__in=chunk).delete()
 
 
 def attributions_sent(blocks: list[LedgerBlock]) -> None:
@@ -81,14 +118,14 @@ def _daily_moved(blocks: list[LedgerBlock], target: str) -> None:
     moved: dict[tuple[int, dt.date], list] = defaultdict(list)
     for marked, origin in ((False, State.NEW), (True, State.PENDING)):
         group = [block for block in blocks if block.rows_marked == marked]
-        if not group:
-            continue
-        rows = (
-            Attribution.objects.filter(ledger_block__in=group)
-            .order_by()
-            .values_list("source_id", "effective_time__date")
-            .annotate(number=Count("id"), value=Sum("value"))
-        )
-        for sid, day, number, value in rows:
-            moved[sid, day].append(((origin, None), (target, None), number, int(value)))
+        ids = [pk for block in group for pk in block.leaf_ids_list()]
+        for chunk in id_chunks(ids):
+            rows = (
+                Attribution.objects.filter(pk__in=chunk)
+                .order_by()
+                .values_list("source_id", "effective_time__date")
+                .annotate(number=Count("id"), value=Sum("value"))
+            )
+            for sid, day, number, value in rows:
+                moved[sid, day].append(((origin, None), (target, None), number, int(value)))
     daily_shift(moved)

@@ -38,11 +38,15 @@ FORWARD_ONLY = {
     "recs_retirement": ["state", "hash", "ledger_block_id", "height"],
     "recs_tokenization": ["state", "height"],
 }
-# Held by triggers rather than a foreign key (core.ledger_guard.references).
-REFERENCES = {
-    "recs_rec": ("ledger_block_id", "chain_ledgerblock"),
-    "recs_retirement": ("ledger_block_id", "chain_ledgerblock"),
-}
+# Held by triggers rather than a foreign key (core.ledger_guard.references, owned_by).
+REFERENCES = [
+    ("recs_rec", "ledger_block_id", "chain_ledgerblock"),
+    ("recs_retirement", "ledger_block_id", "chain_ledgerblock"),
+]
+OWNED = [
+    ("recs_rec", "customer_id", "energy_customer"),
+    ("recs_rec", "source_id", "energy_source"),
+]
 
 
 class RecsConfig(AppConfig):
@@ -67,6 +71,6 @@ class RecsConfig(AppConfig):
         token_events.follow(token_events_apply)
         on_customer_created(lambda customer: account_open(customer=customer))
         certificates.register(RecHolder())
-        lift, guard = sqlite_guards(APPEND_ONLY, FORWARD_ONLY, REFERENCES)
+        lift, guard = sqlite_guards(APPEND_ONLY, FORWARD_ONLY, REFERENCES, OWNED)
         pre_migrate.connect(lift, sender=self, weak=False)
         post_migrate.connect(guard, sender=self, weak=False)

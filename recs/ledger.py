@@ -57,6 +57,9 @@ class RecLeaves:
             ],
         )
 
+    def sealed(self, ids: list[int]) -> None:
+        pass  # the next batch starts past the last block's (``unsealed``)
+
     def mark_sent(self, blocks: list[LedgerBlock]) -> None:
         mark_rows_sent("recs_rec", blocks, State.PENDING)
 
@@ -145,6 +148,9 @@ class RetirementLeaves:
             ids.append(retirement.pk)
             leaves.append(retirement_leaf_of(retirement, members))
         return Batch(ids=ids, leaves=leaves) if ids else None
+
+    def sealed(self, ids: list[int]) -> None:
+        pass  # the next batch starts past the last block's (``unsealed``)
 
     def mark_sent(self, blocks: list[LedgerBlock]) -> None:
         mark_rows_sent("recs_retirement", blocks, State.PENDING)

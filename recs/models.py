@@ -13,12 +13,21 @@ REMAINDER_BLOCK_ID = "remainder"
 class Rec(models.Model):
     # No index of their own: the unique (customer, seq) and (source, serial) lead with
     # them and serve every lookup by customer or source; issuance writes 150 RECs a
-    # source, and each index is written for each.
+    # source, and each index is written for each. Checked per statement by triggers,
+    # not per row by a foreign key: see core.ledger_guard.owned_by.
     customer = models.ForeignKey(
-        "energy.Customer", on_delete=models.PROTECT, related_name="recs", db_index=False
+        "energy.Customer",
+        on_delete=models.PROTECT,
+        related_name="recs",
+        db_index=False,
+        db_constraint=False,
     )
     source = models.ForeignKey(
-        "energy.Source", on_delete=models.PROTECT, related_name="recs", db_index=False
+        "energy.Source",
+        on_delete=models.PROTECT,
+        related_name="recs",
+        db_index=False,
+        db_constraint=False,
     )
     # 1-based position among the customer's RECs in issuance order: a page of
     # /recs is a range of it.

@@ -22,7 +22,7 @@ from chain.models import LedgerBlock
 from chain.sealing import blocks_seal, new_block
 from chain.services import block_confirm, blocks_send
 from energy.ledger import KIND, batch_of, leaf_rows
-from energy.models import Attribution, Customer, Source
+from energy.models import Attribution, Customer, Source, Unsealed
 from energy.services import NewAttribution, attributions_append, token_create
 from recs.ledger import KIND as REC_KIND
 from recs.ledger import RecLeaves
@@ -112,7 +112,9 @@ def _seal_and_anchor(attributions: list[Attribution], confirm: bool) -> None:
     rows = Attribution.objects.filter(pk__in=ids)
     assert not rows.filter(value__lt=0).exists(), "consumption is never sealed: it stays New"
     blocks = list(LedgerBlock.objects.filter(attributions__in=rows).distinct())
-    fresh = rows.filter(ledger_block__isnull=True).order_by("effective_time", "id")
+    fresh = rows.filter(pk__in=Unsealed.objects.values("attribution_id")).order_by(
+        "effective_time", "id"
+    )
     with transaction.atomic():
         if to_seal := leaf_rows(fresh):
             blocks.append(new_block(KIND, batch_of(to_seal)))

@@ -6,9 +6,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 
-from energy.models import Attribution, Source
+from energy.models import Attribution, DailyAggregate, Source
 from energy.services import NewAttribution, attributions_append, source_create
 from tests.energy.test_ledger_services import assert_in_step
 from tests.factories import T0, CustomerFactory, SourceFactory
@@ -73,3 +73,45 @@ def test_racing_creates_of_one_external_id_make_one_source():
 
     assert sorted(outcomes) == ["created", "refused", "refused", "refused"]
     assert Source.objects.filter(customer=customer, external_id="meter-1").count() == 1
+
+
+@pytest.mark.parametrize("first", ["writer", "deleter"])
+def test_a_source_is_never_deleted_under_a_daily_row_being_written(first):
+    """The daily rows' source is checked per statement (core.ledger_guard.owned_by),
+    with the lock a foreign key takes: whichever of a writer and a deleter goes first,
+    the other waits for it, then is refused; no row is left naming no source."""
+    source = SourceFactory()
+    went, done = threading.Event(), threading.Event()
+    statements = {
+        "writer": (
+            "INSERT INTO energy_dailyaggregate (source_id, seq, day, state, number, value)"
+            " VALUES (%s, 1, '2024-01-01', 'New', 1, 5)"
+        ),
+        "deleter": "DELETE FROM energy_source WHERE id = %s",
+    }
+
+    @in_thread
+    def run(role: str) -> str:
+        if role != first:
+            went.wait(10)
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(statements[role], [source.pk])
+                if role == first:
+                    went.set()
+                    done.wait(1)  # hold the transaction open while the other tries
+            return "written"
+        except IntegrityError:
+            return "refused"
+        finally:
+            done.set()
+
+    with ThreadPoolExecutor(2) as pool:
+        roles = ["writer", "deleter"]
+        outcomes = dict(zip(roles, pool.map(run, roles), strict=True))
+
+    second = "deleter" if first == "writer" else "writer"
+    assert outcomes == {first: "written", second: "refused"}
+    kept = Source.objects.filter(pk=source.pk).exists()
+    rows = DailyAggregate.objects.filter(source_id=source.pk).count()
+    assert (kept, rows) == ((True, 1) if first == "writer" else (False, 0))

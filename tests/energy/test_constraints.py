@@ -9,7 +9,7 @@ from django.db import IntegrityError, connection, transaction
 
 from chain.models import LedgerBlock
 from core.units import MWH
-from energy.models import Attribution, Source
+from energy.models import Attribution, Customer, DailyAggregate, Source
 from recs.models import Numbering, Rec, Remainder, Span
 from tests.factories import (
     T0,
@@ -218,6 +218,46 @@ def test_external_ids_are_unique_per_customer(customer):
 
 def test_a_source_cannot_be_its_own_parent(source):
     refused(lambda: Source.objects.filter(pk=source.pk).update(parent=source))
+
+
+def test_a_rec_and_a_daily_row_name_only_a_customer_and_source_that_exist(source):
+    missing = Source.objects.order_by("-pk").first().pk + 1
+    nobody = Customer.objects.order_by("-pk").first().pk + 1
+
+    def recs(**bad):
+        fields = {"customer_id": source.customer_id, "source_id": source.pk}
+        hours = {"production_start": T0, "production_end": T0}
+        # One statement over two rows, the second naming nobody: neither is written,
+        # and at once, not when the transaction commits.
+        Rec.objects.bulk_create(
+            [Rec(seq=1, serial=1, **fields, **hours), Rec(seq=2, serial=2, **fields | bad, **hours)]
+        )
+
+    refused(lambda: recs(source_id=missing))
+    refused(lambda: recs(customer_id=nobody))
+    daily = {"seq": 1, "day": T0.date(), "state": "New", "number": 1, "value": 5}
+    orphan = DailyAggregate(source_id=missing, **daily)
+    refused(lambda: DailyAggregate.objects.bulk_create([orphan]))
+    assert not Rec.objects.exists() and not DailyAggregate.objects.exists()
+
+
+def test_a_customer_or_source_still_named_is_never_deleted(source):
+    bare_rec(source)
+    daily = {"seq": 1, "day": T0.date(), "state": "New", "number": 1, "value": 5}
+    other = SourceFactory()
+    DailyAggregate.objects.create(source=other, **daily)
+
+    def delete(table, pk, named_by):
+        with pytest.raises(IntegrityError, match=named_by), transaction.atomic():
+            raw(f"DELETE FROM {table} WHERE id = %s", [pk])
+
+    delete("energy_source", source.pk, "recs_rec.source_id")
+    delete("energy_customer", source.customer_id, "recs_rec.customer_id")
+    delete("energy_source", other.pk, "energy_dailyaggregate.source_id")
+    # Deleting through the application takes the derived daily rows along.
+    other.delete()
+    assert not Source.objects.filter(pk=other.pk).exists()
+    assert not DailyAggregate.objects.filter(source_id=other.pk).exists()
 
 
 class TestAppendOnly:
