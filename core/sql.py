@@ -4,6 +4,8 @@ import datetime as dt
 from collections.abc import Iterator, Sequence
 
 from django.db import connection
+from django.db.models import BooleanField, QuerySet
+from django.db.models.expressions import RawSQL
 
 
 def update_by_id(
@@ -67,9 +69,16 @@ def insert_rows(table: str, columns: list[str], rows) -> None:
         )
 
 
-def id_chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
-    """``ids`` in pieces an ``IN (...)`` of one statement holds: a block's worth on
-    PostgreSQL, 500 on SQLite (whose statements are bounded)."""
-    size = 10_000 if connection.vendor == "postgresql" else 500
-    for start in range(0, len(ids), size):
-        yield ids[start : start + size]
+def among(queryset: QuerySet, ids: Sequence[int], column: str = "id") -> Iterator[QuerySet]:
+    """``queryset`` narrowed to the rows whose ``column`` is one of ``ids``, as querysets
+    to run one after the other: one, with the ids as one array parameter, on
+    PostgreSQL (an ``IN`` list of a block's 10,000 ids costs more to send and parse
+    than the lookups it asks for), and pieces of 500 on SQLite, whose statements
+    are bounded."""
+    if connection.vendor == "postgresql":
+        if ids:
+            match = f"{queryset.model._meta.db_table}.{column} = ANY(%s::bigint[])"
+            yield queryset.filter(RawSQL(match, [list(ids)], output_field=BooleanField()))
+        return
+    for start in range(0, len(ids), 500):
+        yield queryset.filter(**{f"{column}__in": ids[start : start + 500]})

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from chain.leaves import mark_rows_confirmed, mark_rows_sent
 from chain.models import LedgerBlock
-from core.sql import id_chunks, insert_rows
+from core.sql import among, insert_rows
 from energy.daily import daily_refresh, daily_shift
 from energy.models import Attribution, State, Unsealed
 
@@ -80,8 +80,8 @@ def attributions_waiting(runs: Mapping[int, tuple[int, int]]) -> None:
 
 def attributions_sealed(ids: Sequence[int]) -> None:
     """These attributions are in a ledger block now: no longer waiting to be sealed."""
-    for chunk in id_chunks(ids):
-        Unsealed.objects.filter(attribution_id__in=chunk).delete()
+    for query in among(Unsealed.objects.all(), ids, "attribution_id"):
+        query.delete()
 
 
 def attributions_sent(blocks: list[LedgerBlock]) -> None:
@@ -119,10 +119,9 @@ def _daily_moved(blocks: list[LedgerBlock], target: str) -> None:
     for marked, origin in ((False, State.NEW), (True, State.PENDING)):
         group = [block for block in blocks if block.rows_marked == marked]
         ids = [pk for block in group for pk in block.leaf_ids_list()]
-        for chunk in id_chunks(ids):
+        for query in among(Attribution.objects.all(), ids):
             rows = (
-                Attribution.objects.filter(pk__in=chunk)
-                .order_by()
+                query.order_by()
                 .values_list("source_id", "effective_time__date")
                 .annotate(number=Count("id"), value=Sum("value"))
             )
