@@ -71,18 +71,20 @@ def load_meters(
     anchored = (
         ("Processed", now, digest, 1, digest) if processed else ("New", None, None, None, None)
     )
-    with transaction.atomic(), connection.cursor() as cursor:
-        if processed:
-            # Rows come in New, in pages kept 70% free for their Processed version
-            # (migration energy 0027), and anchoring leaves those pages about 63% full:
-            # rows loaded Processed are packed as densely, so that reading them costs
-            # what it costs in production.
+    options = None
+    if processed:
+        # Rows come in New, in pages kept 70% free for their Processed version
+        # (migration energy 0027), and anchoring leaves those pages about 63% full:
+        # rows loaded Processed are packed as densely, so that reading them costs
+        # what it costs in production.
+        with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT coalesce(array_to_string(reloptions, ', '), '') FROM pg_class"
                 " WHERE oid = 'energy_attribution'::regclass"
             )
             options = cursor.fetchone()[0]
             cursor.execute("ALTER TABLE energy_attribution SET (fillfactor = 63)")
+    with transaction.atomic(), connection.cursor() as cursor:
         with cursor.copy(
             "COPY energy_attribution (source_id, seq, external_id, effective_time, value,"
             " evidence, state, state_changed, hash, height, block_id, created, modified)"
@@ -99,17 +101,17 @@ def load_meters(
                      start + dt.timedelta(hours=h), value(source.pk, h),
                      secrets.token_bytes(32), *anchored, now, now)
                 )  # fmt: skip
-        if processed:
+        if not processed:
+            attributions_waiting({s.pk: (1, hours) for s in made})
+        days = {(start + dt.timedelta(hours=h)).date() for h in range(hours)}
+        daily_refresh({s.pk: days for s in made})
+    with connection.cursor() as cursor:
+        if options is not None:
             cursor.execute(
                 f"ALTER TABLE energy_attribution SET ({options})"
                 if options
                 else "ALTER TABLE energy_attribution RESET (fillfactor)"
             )
-        else:
-            attributions_waiting({s.pk: (1, hours) for s in made})
-        days = {(start + dt.timedelta(hours=h)).date() for h in range(hours)}
-        daily_refresh({s.pk: days for s in made})
-    with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE energy_attribution")
     return sources * hours
 
