@@ -110,11 +110,12 @@ def leaf_rows(query) -> list[tuple]:
 
 def batch_of(rows: list[tuple]) -> Batch:
     """The leaves of these ``leaf_rows``, in their order."""
+    # A block of one hour of 10,000 meters names 10,000 sources: one array parameter.
+    sources = among(Source.objects.all(), sorted({row[1] for row in rows}))
     clients = {
         pk: bytes.fromhex(client_id[2:])
-        for pk, client_id in Source.objects.filter(pk__in={row[1] for row in rows}).values_list(
-            "pk", "client_id"
-        )
+        for query in sources
+        for pk, client_id in query.values_list("pk", "client_id")
     }
     return Batch(
         ids=[row[0] for row in rows],
