@@ -105,11 +105,8 @@ class LedgerBlock(models.Model):
 
     def leaf_list(self) -> list[tuple[int, bytes]]:
         """(row id, leaf) in tree order."""
-        leaves, ids = bytes(self.leaves), bytes(self.leaf_ids)
-        return [
-            (int.from_bytes(ids[8 * i : 8 * i + 8], "big"), leaves[32 * i : 32 * i + 32])
-            for i in range(self.count)
-        ]
+        leaves = bytes(self.leaves)
+        return [(pk, leaves[32 * i : 32 * i + 32]) for i, pk in enumerate(self.leaf_ids_list())]
 
 
 class Deployment(models.Model):

@@ -202,7 +202,9 @@ def _queue_problems() -> Iterator[str]:
     twice = Attribution.objects.filter(pk__in=waiting, ledger_block__isnull=False)
     for pk in twice.values_list("pk", flat=True)[:100]:
         yield f"attribution {pk}: waits to be sealed, though it is in a block"
-    for pk in sorted(in_flight.intersection(waiting.values_list("attribution_id", flat=True))):
+    # Asked of the database for the few rows in flight, not the whole queue fetched.
+    queued = among(Unsealed.objects.all(), sorted(in_flight), "attribution_id")
+    for pk in sorted(pk for query in queued for pk in query.values_list("pk", flat=True)):
         yield f"attribution {pk}: waits to be sealed, though a block seals it"
     lost = (
         Attribution.objects.filter(ledger_block__isnull=True, value__gte=0)

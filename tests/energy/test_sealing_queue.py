@@ -96,3 +96,12 @@ def _updates() -> tuple[int, int]:
             " WHERE relname = 'energy_attribution'"
         )
         return cursor.fetchone()
+
+
+def test_verify_ledger_names_a_row_waiting_though_a_block_not_yet_sent_seals_it():
+    source = SourceFactory()
+    [row] = append(source, [5])
+    assert blocks_seal() == 1  # sealed, not yet sent: the row does not name its block yet
+    Unsealed.objects.create(attribution_id=row.pk, effective_time=row.effective_time)
+
+    assert f"attribution {row.pk}: waits to be sealed, though a block seals it" in problems()
