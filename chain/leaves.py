@@ -34,14 +34,11 @@ class Batch:
 class LeafKind(Protocol):
     name: str  # LedgerBlock.kind
 
-    def unsealed(self, limit: int, after: "LedgerBlock | None") -> Batch | None:
-        """At most ``limit`` rows not in a block yet, oldest first; past ``after`` (the
-        kind's newest block whose rows are not marked yet) when there is one."""
-
-    def sealed(self, ids: list[int]) -> None:
-        """These rows are in a new block (inside the transaction that makes it): a kind
-        that queues its waiting rows takes them off; one that reads them past
-        ``after`` has nothing to do."""
+    def take(self, limit: int, after: "LedgerBlock | None") -> Batch | None:
+        """At most ``limit`` rows not in a block yet, oldest first, for the block that
+        the same transaction makes of them: past ``after`` (the kind's newest block
+        whose rows are not marked yet) when there is one, or taken off the kind's
+        own queue of waiting rows."""
 
     def mark_sent(self, blocks: "list[LedgerBlock]") -> None:
         """The blocks' transactions are with the node: their rows get their leaf and

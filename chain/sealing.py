@@ -31,7 +31,7 @@ def blocks_seal(*, limit: int | None = None) -> int:
                 .only("last_leaf_time", "last_leaf_id")
                 .first()
             )
-            if (batch := kind.unsealed(limit, after)) is not None and batch.ids:
+            if (batch := kind.take(limit, after)) is not None and batch.ids:
                 new_block(kind.name, batch)
                 return len(batch.ids)
     return 0
@@ -55,5 +55,4 @@ def new_block(kind: str, batch: leaves.Batch) -> LedgerBlock:
         last_leaf_id=batch.ids[-1],
         last_leaf_time=batch.last_time,
     )
-    leaves.kind(kind).sealed(batch.ids)
     return block

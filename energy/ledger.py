@@ -21,8 +21,8 @@ from chain.hashing import attribution_leaves
 from chain.leaves import Batch, expected_state, state_problem
 from chain.models import LedgerBlock
 from core.sql import among
-from energy.models import Attribution, Source, State, Unsealed
-from energy.transitions import attributions_confirmed, attributions_sealed, attributions_sent
+from energy.models import Attribution, State, Unsealed
+from energy.transitions import attributions_confirmed, attributions_sent
 
 KIND = "attributions"
 
@@ -61,43 +61,52 @@ def _audited_rows(block: LedgerBlock, ids: list[int]) -> dict[int, tuple]:
     }
 
 
-def _unsealed(limit: int) -> list[tuple]:
+def _take(limit: int) -> list[tuple]:
     """The ``leaf_rows`` of the oldest ``limit`` rows of generation waiting to be sealed,
-    oldest first."""
+    oldest first, taken off the queue (the caller seals them in this transaction)."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(_OLDEST_WAITING, [limit])
+            cursor.execute(_TAKE_OLDEST, [limit])
             return cursor.fetchall()
     waiting = Unsealed.objects.order_by("effective_time", "attribution_id")
     ids = list(waiting.values_list("attribution_id", flat=True)[:limit])
     rows = [row for query in among(Attribution.objects.all(), ids) for row in leaf_rows(query)]
+    for query in among(Unsealed.objects.all(), ids, "attribution_id"):
+        query.delete()
     place = {pk: i for i, pk in enumerate(ids)}
     return sorted(rows, key=lambda row: place[row[0]])
 
 
-# The queue in order, each row's attribution looked up by id (OFFSET 0 keeps the
+# One statement, so that the rows deleted are the rows read (one snapshot: a late row
+# committed meanwhile stays queued). The queue's rows are found by the ctid its index
+# scan read, which no plan turns into a scan of the whole queue (an id array without
+# statistics did), and each attribution is looked up by id (OFFSET 0 keeps the
 # planner from joining the two tables whole: it would rather scan the attributions
 # than probe their primary key 10,000 times).
-_OLDEST_WAITING = """
-    SELECT a.* FROM (
-        SELECT attribution_id, effective_time FROM energy_unsealed
-        ORDER BY effective_time, attribution_id LIMIT %s
-    ) AS u CROSS JOIN LATERAL (
-        SELECT id, source_id, external_id, EXTRACT(EPOCH FROM effective_time)::bigint,
-               value, evidence
-        FROM energy_attribution WHERE id = u.attribution_id OFFSET 0
+_TAKE_OLDEST = """
+    WITH taken AS (
+        DELETE FROM energy_unsealed WHERE ctid = ANY(ARRAY(
+            SELECT ctid FROM energy_unsealed ORDER BY effective_time, attribution_id LIMIT %s
+        ))
+        RETURNING attribution_id, effective_time
+    )
+    SELECT a.* FROM taken AS u CROSS JOIN LATERAL (
+        SELECT a.id, s.client_id, a.external_id,
+               EXTRACT(EPOCH FROM a.effective_time)::bigint, a.value, a.evidence
+        FROM energy_attribution a JOIN energy_source s ON s.id = a.source_id
+        WHERE a.id = u.attribution_id OFFSET 0
     ) AS a
     ORDER BY u.effective_time, u.attribution_id
 """
 
 
 def leaf_rows(query) -> list[tuple]:
-    """(id, source id, external id, epoch seconds, value, evidence) of the attributions
-    of ``query``."""
-    fields = ("id", "source_id", "external_id", "epoch", "value", "evidence")
+    """(id, source client id, external id, epoch seconds, value, evidence) of the
+    attributions of ``query``."""
+    fields = ("id", "source__client_id", "external_id", "epoch", "value", "evidence")
     if connection.vendor != "postgresql":
         rows = query.values_list(*fields[:3], "effective_time", "value", "evidence")
-        return [(i, s, e, int(t.timestamp()), v, ev) for i, s, e, t, v, ev in rows]
+        return [(i, c, e, int(t.timestamp()), v, ev) for i, c, e, t, v, ev in rows]
     epoch = Cast(Extract("effective_time", "epoch"), BigIntegerField())
     query = query.annotate(epoch=epoch).values_list(*fields)
     # Plain tuples straight from the driver: Django's per-row converters cost
@@ -110,18 +119,12 @@ def leaf_rows(query) -> list[tuple]:
 
 def batch_of(rows: list[tuple]) -> Batch:
     """The leaves of these ``leaf_rows``, in their order."""
-    # A block of one hour of 10,000 meters names 10,000 sources: one array parameter.
-    sources = among(Source.objects.all(), sorted({row[1] for row in rows}))
-    clients = {
-        pk: bytes.fromhex(client_id[2:])
-        for query in sources
-        for pk, client_id in query.values_list("pk", "client_id")
-    }
+    clients = {client: bytes.fromhex(client[2:]) for client in {row[1] for row in rows}}
     return Batch(
         ids=[row[0] for row in rows],
         leaves=attribution_leaves(
-            (clients[s], e, t, v, bytes(ev) if ev is not None else None)
-            for _, s, e, t, v, ev in rows
+            (clients[c], e, t, v, bytes(ev) if ev is not None else None)
+            for _, c, e, t, v, ev in rows
         ),
         last_time=dt.datetime.fromtimestamp(rows[-1][3], dt.UTC),
     )
@@ -130,13 +133,10 @@ def batch_of(rows: list[tuple]) -> Batch:
 class AttributionLeaves:
     name = KIND
 
-    def unsealed(self, limit: int, after: LedgerBlock | None) -> Batch | None:
-        # Sealed rows leave the queue with their block (``sealed``): no cursor is needed.
-        rows = _unsealed(limit)
+    def take(self, limit: int, after: LedgerBlock | None) -> Batch | None:
+        # Taken off the queue as they are read: no cursor is needed.
+        rows = _take(limit)
         return batch_of(rows) if rows else None
-
-    def sealed(self, ids: list[int]) -> None:
-        attributions_sealed(ids)
 
     def mark_sent(self, blocks: list[LedgerBlock]) -> None:
         attributions_sent(blocks)

@@ -11,7 +11,7 @@ Each function runs inside its caller's transaction.
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 
 from django.db import connection
 from django.db.models import Count, Sum
@@ -21,7 +21,7 @@ from chain.leaves import mark_rows_confirmed, mark_rows_sent
 from chain.models import LedgerBlock
 from core.sql import among, insert_rows
 from energy.daily import daily_refresh, daily_shift
-from energy.models import Attribution, State, Unsealed
+from energy.models import Attribution, State
 
 
 def attributions_appended(rows: Iterable[tuple]) -> None:
@@ -76,12 +76,6 @@ def attributions_waiting(runs: Mapping[int, tuple[int, int]]) -> None:
             cursor.executemany(
                 select.format(source=one), [(s, first, last) for s, (first, last) in runs.items()]
             )
-
-
-def attributions_sealed(ids: Sequence[int]) -> None:
-    """These attributions are in a ledger block now: no longer waiting to be sealed."""
-    for query in among(Unsealed.objects.all(), ids, "attribution_id"):
-        query.delete()
 
 
 def attributions_sent(blocks: list[LedgerBlock]) -> None:

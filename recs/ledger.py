@@ -35,7 +35,7 @@ def _serial(serial: int, version: int) -> int | None:
 class RecLeaves:
     name = KIND
 
-    def unsealed(self, limit: int, after: LedgerBlock | None) -> Batch | None:
+    def take(self, limit: int, after: LedgerBlock | None) -> Batch | None:
         recs = Rec.objects.filter(ledger_block__isnull=True)
         if after is not None:
             recs = recs.filter(id__gt=after.last_leaf_id)
@@ -56,9 +56,6 @@ class RecLeaves:
                 for pk, client_id, serial, version in rows
             ],
         )
-
-    def sealed(self, ids: list[int]) -> None:
-        pass  # the next batch starts past the last block's (``unsealed``)
 
     def mark_sent(self, blocks: list[LedgerBlock]) -> None:
         mark_rows_sent("recs_rec", blocks, State.PENDING)
@@ -134,7 +131,7 @@ class RetirementLeaves:
 
     name = RETIREMENT_KIND
 
-    def unsealed(self, limit: int, after: LedgerBlock | None) -> Batch | None:
+    def take(self, limit: int, after: LedgerBlock | None) -> Batch | None:
         rows = Retirement.objects.filter(ledger_block__isnull=True)
         if after is not None:
             rows = rows.filter(id__gt=after.last_leaf_id)
@@ -148,9 +145,6 @@ class RetirementLeaves:
             ids.append(retirement.pk)
             leaves.append(retirement_leaf_of(retirement, members))
         return Batch(ids=ids, leaves=leaves) if ids else None
-
-    def sealed(self, ids: list[int]) -> None:
-        pass  # the next batch starts past the last block's (``unsealed``)
 
     def mark_sent(self, blocks: list[LedgerBlock]) -> None:
         mark_rows_sent("recs_retirement", blocks, State.PENDING)

@@ -117,6 +117,8 @@ def _seal_and_anchor(attributions: list[Attribution], confirm: bool) -> None:
     )
     with transaction.atomic():
         if to_seal := leaf_rows(fresh):
+            # Sealed out of the queue's order: taken off it as sealing takes its oldest.
+            Unsealed.objects.filter(attribution_id__in=[row[0] for row in to_seal]).delete()
             blocks.append(new_block(KIND, batch_of(to_seal)))
     _send_and_confirm(blocks, confirm)
 
@@ -146,7 +148,7 @@ def anchor_recs() -> None:
     blocks = []
     with transaction.atomic():
         # Sealed RECs are marked only once sent: each batch starts after the last block.
-        while batch := RecLeaves().unsealed(settings.BLOCK_MAX_TXS, blocks[-1] if blocks else None):
+        while batch := RecLeaves().take(settings.BLOCK_MAX_TXS, blocks[-1] if blocks else None):
             blocks.append(new_block(REC_KIND, batch))
     if blocks:
         _send_and_confirm(blocks, True)

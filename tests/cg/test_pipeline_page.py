@@ -32,7 +32,7 @@ def busy(chain):
     mark_processed(rows[:5])
     issue(source, anchor=False)
     with transaction.atomic():  # the RECs sealed; sending their block fails
-        block = new_block(REC_KIND, RecLeaves().unsealed(100, None))
+        block = new_block(REC_KIND, RecLeaves().take(100, None))
     LedgerBlock.objects.filter(pk=block.pk).update(attempts=3, last_error="nonce too low")
     Attribution.objects.filter(pk=rows[6].pk).update(
         quality=Quality.QUARANTINED, quality_reason="more than the plant could make"

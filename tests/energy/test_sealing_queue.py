@@ -105,3 +105,28 @@ def test_verify_ledger_names_a_row_waiting_though_a_block_not_yet_sent_seals_it(
     Unsealed.objects.create(attribution_id=row.pk, effective_time=row.effective_time)
 
     assert f"attribution {row.pk}: waits to be sealed, though a block seals it" in problems()
+
+
+@pytest.mark.postgres
+def test_sealing_takes_its_rows_off_the_queue_without_reading_the_whole_queue():
+    # A queue never analyzed (as one just filled): an array of ids to delete was
+    # planned as a scan of every queued row, once for each block.
+    source = SourceFactory()
+    rows = append(source, [1] * 3000)
+    before = _queue_scans()
+
+    assert blocks_seal(limit=100) == 100
+
+    assert _queue_scans() == before
+    [block] = LedgerBlock.objects.all()
+    assert block.leaf_ids_list() == [row.pk for row in rows[:100]]
+    assert waiting() == {row.pk for row in rows[100:]}
+
+
+def _queue_scans() -> int:
+    """Whole-table scans of energy_unsealed in this transaction."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relname = 'energy_unsealed'"
+        )
+        return cursor.fetchone()[0]
