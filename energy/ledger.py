@@ -14,14 +14,14 @@ from collections.abc import Iterator
 from types import SimpleNamespace
 
 from django.db import connection
-from django.db.models import BigIntegerField
+from django.db.models import BigIntegerField, Q
 from django.db.models.functions import Cast, Extract
 
 from chain.hashing import attribution_leaves
 from chain.leaves import Batch, expected_state, state_problem
 from chain.models import LedgerBlock
 from core.sql import among
-from energy.models import Attribution, State, Unsealed
+from energy.models import Attribution, SealingCursor, State, Unsealed
 from energy.transitions import attributions_confirmed, attributions_sent
 
 KIND = "attributions"
@@ -63,11 +63,10 @@ def _audited_rows(block: LedgerBlock, ids: list[int]) -> dict[int, tuple]:
 
 def _take(limit: int) -> list[tuple]:
     """The ``leaf_rows`` of the oldest ``limit`` rows of generation waiting to be sealed,
-    oldest first, taken off the queue (the caller seals them in this transaction)."""
+    oldest first, taken off the queue (the caller seals them in this transaction,
+    holding sealing's lock)."""
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(_TAKE_OLDEST, [limit])
-            return cursor.fetchall()
+        return _take_from_cursor(limit)
     waiting = Unsealed.objects.order_by("effective_time", "attribution_id")
     ids = list(waiting.values_list("attribution_id", flat=True)[:limit])
     rows = [row for query in among(Attribution.objects.all(), ids) for row in leaf_rows(query)]
@@ -77,25 +76,90 @@ def _take(limit: int) -> list[tuple]:
     return sorted(rows, key=lambda row: place[row[0]])
 
 
+def _take_from_cursor(limit: int) -> list[tuple]:
+    """``_take`` on PostgreSQL: the queue read from ``SealingCursor`` on, or from the
+    oldest late row committed since the last look when one is older."""
+    with connection.cursor() as cursor:
+        # Read before the take's snapshot: every transaction below it has ended, so a
+        # row the take cannot see yet has an xid at or above it (the next horizon).
+        cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+        [horizon] = cursor.fetchone()
+        mark = SealingCursor.objects.filter(pk=1).first()
+        if mark is None:  # the first look: from the queue's head
+            cursor.execute(_TAKE.format(start=""), {"limit": limit})
+        else:
+            late = _oldest_since(cursor, mark.xid_horizon)
+            if late is not None and late <= (mark.after_time, mark.after_id):
+                start, key = ">=", late
+            else:
+                start, key = ">", (mark.after_time, mark.after_id)
+            where = f"WHERE (effective_time, attribution_id) {start} (%(time)s, %(id)s)"
+            cursor.execute(
+                _TAKE.format(start=where), {"limit": limit, "time": key[0], "id": key[1]}
+            )
+        taken = cursor.fetchall()
+    # The last column: the exact time in microseconds, for the cursor (psycopg makes
+    # a datetime of a timestamp slower than the rest of the row together).
+    rows = [row[:-1] for row in taken]
+    if rows:
+        after = (_EPOCH + dt.timedelta(microseconds=taken[-1][-1]), taken[-1][0])
+    elif mark is not None:
+        after = (mark.after_time, mark.after_id)  # nothing waits past it, nor is late
+    else:
+        return rows
+    SealingCursor.objects.update_or_create(
+        pk=1, defaults={"after_time": after[0], "after_id": after[1], "xid_horizon": horizon}
+    )
+    return rows
+
+
+def _oldest_since(cursor, horizon: int) -> tuple[dt.datetime, int] | None:
+    """The oldest (effective time, id) among the queued rows of transactions at or
+    after ``horizon``: those committed since sealing last looked, usually a few.
+    Read in pages in the order of the ``xid`` index (a page's LIMIT keeps the
+    planner on that index, where a bare range of a queue never analyzed would be
+    estimated at a third of it and scanned whole)."""
+    oldest, after = None, (horizon, 0)  # ids start at 1: every row of xid >= horizon
+    while True:
+        cursor.execute(_SINCE, {"xid": after[0], "id": after[1], "page": _PAGE})
+        page = cursor.fetchall()
+        keys = [(when, pk) for when, pk, _ in page]
+        if keys:
+            oldest = min(keys) if oldest is None else min(oldest, *keys)
+        if len(page) < _PAGE:
+            return oldest
+        after = (page[-1][2], page[-1][1])
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_PAGE = 10_000
+_SINCE = """
+    SELECT effective_time, attribution_id, xid FROM energy_unsealed
+    WHERE (xid, attribution_id) > (%(xid)s, %(id)s)
+    ORDER BY xid, attribution_id LIMIT %(page)s
+"""
+
 # One statement, so that the rows deleted are the rows read (one snapshot: a late row
 # committed meanwhile stays queued). The queue's rows are found by the ctid its index
 # scan read, which no plan turns into a scan of the whole queue (an id array without
 # statistics did), and each attribution is looked up by id (OFFSET 0 keeps the
 # planner from joining the two tables whole: it would rather scan the attributions
 # than probe their primary key 10,000 times).
-_TAKE_OLDEST = """
+_TAKE = """
     WITH taken AS (
         DELETE FROM energy_unsealed WHERE ctid = ANY(ARRAY(
-            SELECT ctid FROM energy_unsealed ORDER BY effective_time, attribution_id LIMIT %s
+            SELECT ctid FROM energy_unsealed {start}
+            ORDER BY effective_time, attribution_id LIMIT %(limit)s
         ))
         RETURNING attribution_id, effective_time
     )
-    SELECT a.* FROM taken AS u CROSS JOIN LATERAL (
-        SELECT a.id, s.client_id, a.external_id,
-               EXTRACT(EPOCH FROM a.effective_time)::bigint, a.value, a.evidence
-        FROM energy_attribution a JOIN energy_source s ON s.id = a.source_id
-        WHERE a.id = u.attribution_id OFFSET 0
-    ) AS a
+    SELECT a.id, s.client_id, a.external_id, a.epoch, a.value, a.evidence,
+           (EXTRACT(EPOCH FROM u.effective_time) * 1000000)::bigint
+    FROM taken AS u CROSS JOIN LATERAL (
+        SELECT id, source_id, external_id, EXTRACT(EPOCH FROM effective_time)::bigint AS epoch,
+               value, evidence
+        FROM energy_attribution WHERE id = u.attribution_id OFFSET 0
+    ) AS a JOIN energy_source s ON s.id = a.source_id
     ORDER BY u.effective_time, u.attribution_id
 """
 
@@ -206,6 +270,13 @@ def _queue_problems() -> Iterator[str]:
     queued = among(Unsealed.objects.all(), sorted(in_flight), "attribution_id")
     for pk in sorted(pk for query in queued for pk in query.values_list("pk", flat=True)):
         yield f"attribution {pk}: waits to be sealed, though a block seals it"
+    if mark := SealingCursor.objects.filter(pk=1).first():
+        before = Q(effective_time__lt=mark.after_time) | Q(
+            effective_time=mark.after_time, attribution_id__lte=mark.after_id
+        )
+        unseen = Unsealed.objects.filter(before, xid__lt=mark.xid_horizon)
+        for pk in unseen.values_list("pk", flat=True)[:100]:
+            yield f"attribution {pk}: waits before the sealing cursor, where sealing never looks"
     lost = (
         Attribution.objects.filter(ledger_block__isnull=True, value__gte=0)
         .exclude(pk__in=waiting)

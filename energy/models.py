@@ -487,15 +487,50 @@ class Unsealed(models.Model):
         db_constraint=False,
     )
     effective_time = models.DateTimeField()
+    # The inserting transaction's id (txid_current(); 0 on SQLite, whose sealing reads
+    # the queue from its head): what lets sealing find a late row committed since it
+    # last looked (``SealingCursor``).
+    xid = models.BigIntegerField()
 
     class Meta:
         indexes = [
-            # Serves sealing: the oldest waiting generation first.
+            # Serves sealing: the oldest waiting generation first, from the cursor on.
             models.Index(fields=["effective_time", "attribution"], name="energy_unsealed_oldest"),
+            # Serves sealing: rows committed since its last look, of which the late ones
+            # (older than the cursor) move it back.
+            models.Index(fields=["xid", "attribution"], name="energy_unsealed_recent"),
         ]
 
     def __str__(self) -> str:
         return f"attribution {self.attribution_id} waiting to be sealed"
+
+
+class SealingCursor(models.Model):
+    """Where sealing's next look at the queue starts, on PostgreSQL: one row.
+
+    Sealing deletes the rows it takes, and their index entries stay until a vacuum:
+    an index scan from the queue's head would walk every row sealed since (171 ms
+    a block with 6M of 10M sealed, 7 ms from the cursor). Invariant: every waiting
+    row inserted by a transaction below ``xid_horizon`` comes after (``after_time``,
+    ``after_id``); a row committed later is found by ``Unsealed.xid``, and a late
+    one (an hour older than the cursor) moves the cursor back to it.
+    ``verify_ledger`` names a row the invariant misses.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    after_time = models.DateTimeField()
+    after_id = models.BigIntegerField()
+    # The oldest transaction still running when sealing last looked
+    # (pg_snapshot_xmin): every one before it had committed or aborted.
+    xid_horizon = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(id=1), name="%(app_label)s_%(class)s_one"),
+        ]
+
+    def __str__(self) -> str:
+        return f"sealing looks past attribution {self.after_id} ({self.after_time:%Y-%m-%d %H:%M})"
 
 
 class DailyAggregate(models.Model):

@@ -59,8 +59,8 @@ def attributions_waiting(runs: Mapping[int, tuple[int, int]]) -> None:
     if not runs:
         return
     select = (
-        "INSERT INTO energy_unsealed (attribution_id, effective_time)"
-        " SELECT a.id, a.effective_time FROM {source} JOIN energy_attribution a"
+        "INSERT INTO energy_unsealed (attribution_id, effective_time, xid)"
+        " SELECT a.id, a.effective_time, {xid} FROM {source} JOIN energy_attribution a"
         " ON a.source_id = u.source_id AND a.seq BETWEEN u.first AND u.last WHERE a.value >= 0"
     )
     with connection.cursor() as cursor:
@@ -68,13 +68,14 @@ def attributions_waiting(runs: Mapping[int, tuple[int, int]]) -> None:
             unnest = "unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS u(source_id, first, last)"
             sids = list(runs)
             cursor.execute(
-                select.format(source=unnest),
+                select.format(source=unnest, xid="txid_current()"),
                 [sids, [runs[s][0] for s in sids], [runs[s][1] for s in sids]],
             )
         else:
             one = "(SELECT %s AS source_id, %s AS first, %s AS last) AS u"
             cursor.executemany(
-                select.format(source=one), [(s, first, last) for s, (first, last) in runs.items()]
+                select.format(source=one, xid="0"),
+                [(s, first, last) for s, (first, last) in runs.items()],
             )
 
 

@@ -8,10 +8,19 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 
+from chain.audit import ledger_problems
+from chain.models import LedgerBlock
+from chain.services import blocks_seal
 from energy.models import Attribution, DailyAggregate, Source
 from energy.services import NewAttribution, attributions_append, source_create
 from tests.energy.test_ledger_services import assert_in_step
-from tests.factories import T0, CustomerFactory, SourceFactory
+from tests.factories import (
+    T0,
+    CustomerFactory,
+    SourceFactory,
+    append,
+    node_calls_in_the_test_transaction,
+)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
@@ -115,3 +124,33 @@ def test_a_source_is_never_deleted_under_a_daily_row_being_written(first):
     kept = Source.objects.filter(pk=source.pk).exists()
     rows = DailyAggregate.objects.filter(source_id=source.pk).count()
     assert (kept, rows) == ((True, 1) if first == "writer" else (False, 0))
+
+
+def test_a_late_hour_committed_while_sealing_looked_is_sealed_by_its_next_look():
+    early, late = SourceFactory(), SourceFactory()
+    append(early, [1, 2, 3], start=T0 + dt.timedelta(hours=10))
+    assert blocks_seal(limit=1) == 1
+    queued, looked = threading.Event(), threading.Event()
+
+    @in_thread
+    def writer() -> Attribution:
+        with transaction.atomic():
+            [row] = append(late, [7])  # older than every hour sealed, and not committed
+            queued.set()
+            assert looked.wait(10)
+        return row
+
+    with ThreadPoolExecutor(1) as pool:
+        written = pool.submit(writer)
+        assert queued.wait(10)
+        # Sealing looks while the late hour's transaction is open, and moves on.
+        assert blocks_seal(limit=1) == 1
+        looked.set()
+        old = written.result()
+
+    assert blocks_seal(limit=1) == 1
+    newest = LedgerBlock.objects.order_by("-ledger_height").first()
+    assert newest.leaf_ids_list() == [old.pk]  # the oldest hour went next
+    assert blocks_seal() == 1 and blocks_seal() == 0
+    with node_calls_in_the_test_transaction():
+        assert list(ledger_problems()) == []

@@ -66,7 +66,7 @@ def test_verify_ledger_names_generation_lost_from_the_queue_or_left_in_it():
     assert_ledger_verified()
 
     Unsealed.objects.filter(attribution_id=lost.pk).delete()
-    Unsealed.objects.create(attribution_id=sealed.pk, effective_time=sealed.effective_time)
+    Unsealed.objects.create(attribution_id=sealed.pk, effective_time=sealed.effective_time, xid=0)
 
     said = problems()
     assert f"attribution {lost.pk}: generation in no block and not waiting to be sealed" in said
@@ -102,7 +102,7 @@ def test_verify_ledger_names_a_row_waiting_though_a_block_not_yet_sent_seals_it(
     source = SourceFactory()
     [row] = append(source, [5])
     assert blocks_seal() == 1  # sealed, not yet sent: the row does not name its block yet
-    Unsealed.objects.create(attribution_id=row.pk, effective_time=row.effective_time)
+    Unsealed.objects.create(attribution_id=row.pk, effective_time=row.effective_time, xid=0)
 
     assert f"attribution {row.pk}: waits to be sealed, though a block seals it" in problems()
 
@@ -130,3 +130,17 @@ def _queue_scans() -> int:
             "SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relname = 'energy_unsealed'"
         )
         return cursor.fetchone()[0]
+
+
+@pytest.mark.postgres
+def test_verify_ledger_names_a_row_waiting_where_sealing_no_longer_looks():
+    source = SourceFactory()
+    _first, second = append(source, [1, 2], start=T0 + dt.timedelta(hours=5))
+    assert blocks_seal(limit=1) == 1  # sealing looks past the first row from now on
+    assert problems() == []
+
+    # Queued by a transaction that ended before sealing looked, yet older than its cursor.
+    Unsealed.objects.filter(attribution_id=second.pk).update(effective_time=T0, xid=1)
+
+    message = f"attribution {second.pk}: waits before the sealing cursor, where sealing never looks"
+    assert message in problems()
