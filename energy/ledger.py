@@ -107,9 +107,12 @@ def _take_from_cursor(limit: int) -> list[tuple]:
         after = (mark.after_time, mark.after_id)  # nothing waits past it, nor is late
     else:
         return rows
-    SealingCursor.objects.update_or_create(
-        pk=1, defaults={"after_time": after[0], "after_id": after[1], "xid_horizon": horizon}
-    )
+    # Sealing's lock is held: the row read above is still the row to write.
+    moved = {"after_time": after[0], "after_id": after[1], "xid_horizon": horizon}
+    if mark is None:
+        SealingCursor.objects.create(pk=1, **moved)
+    else:
+        SealingCursor.objects.filter(pk=1).update(**moved)
     return rows
 
 
@@ -198,7 +201,8 @@ class AttributionLeaves:
     name = KIND
 
     def take(self, limit: int, after: LedgerBlock | None) -> Batch | None:
-        # Taken off the queue as they are read: no cursor is needed.
+        # Taken off the queue as they are read, so ``after`` is not needed (on
+        # PostgreSQL the queue keeps its own cursor, ``SealingCursor``).
         rows = _take(limit)
         return batch_of(rows) if rows else None
 
