@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from chain import client
 from chain.audit import ledger_problems
+from chain.confirming import rows_mark_sent
 from chain.hashing import attribution_leaf, merkle_root
 from chain.models import Deployment, LedgerBlock
 from chain.services import anchoring_round, blocks_confirm, blocks_seal, blocks_send
@@ -227,6 +228,37 @@ def test_a_day_moving_on_leaves_the_daily_rows_after_it_as_they_were(chain, sour
     assert [r.pk for r in rows[1:]] == [later[r.day] for r in rows[1:]]
     assert rows[0].pk != later[T0.date()]
     assert_in_step(Source.objects.get(pk=source.pk))
+
+
+@pytest.mark.postgres
+def test_a_day_moving_on_reads_no_daily_rows_after_it(chain, source, settings):
+    # Anchoring a backlog moves an hour or a day of each source at a time; reading
+    # every daily row after it, to renumber rows that keep their place, made each block
+    # cost as much as the history ahead of it.
+    settings.BLOCK_MAX_TXS = 24
+    append(source, list(range(1, 24 * 60 + 1)))  # sixty days; the first one a block
+    assert blocks_seal() == 24
+    blocks_send()
+
+    with transaction.atomic():
+        before = _daily_rows_read()
+        rows_mark_sent()
+        read = _daily_rows_read() - before
+
+    assert read < 5  # the first day's row (and its rewrite), not the 59 after it
+    rows = DailyAggregate.objects.filter(source=source).order_by("seq")
+    assert [r.state for r in rows] == ["Pending"] + ["New"] * 59
+    assert_in_step(Source.objects.get(pk=source.pk))
+
+
+def _daily_rows_read() -> int:
+    """Daily rows read in this transaction, by table scans or through an index."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT seq_tup_read + coalesce(idx_tup_fetch, 0) FROM pg_stat_xact_user_tables"
+            " WHERE relname = 'energy_dailyaggregate'"
+        )
+        return cursor.fetchone()[0]
 
 
 @pytest.fixture
