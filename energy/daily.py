@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 
 from django.db import connection, transaction
 
-from core.sql import insert_rows, update_by_id
+from core.sql import among, insert_rows, update_by_id
 from energy import certificates
 from energy.models import DailyAggregate, Source, State
 
@@ -104,10 +104,8 @@ def _delete(ids: list[int]) -> None:
     list of a chunk's hundred thousand ids was planned as a scan of the whole table
     (4.5 s of an issuance at 10M attributions, 0.17 s at 1M)."""
     if connection.vendor != "postgresql":
-        for start in range(0, len(ids), 500):
-            DailyAggregate.objects.filter(pk__in=ids[start : start + 500])._raw_delete(
-                DailyAggregate.objects.db
-            )
+        for query in among(DailyAggregate.objects.all(), ids):
+            query._raw_delete(DailyAggregate.objects.db)
         return
     if ids:
         with connection.cursor() as cursor:
@@ -275,9 +273,9 @@ def _refresh_chunk(touched: dict[int, set[dt.date]], moved: Moves) -> None:
         rows = sorted(kept[sid] + fresh.get(sid, []), key=_listing_key, reverse=True)
         new_rows += [(sid, base[sid] + i, *row) for i, row in enumerate(rows, start=1)]
         sources[sid]["daily_count"] += len(rows) - read[sid]
-    # A row already there as it should be stays: when the touched days keep their
-    # number of rows (a day moving on from Pending to Processed) nothing after them
-    # is written, however long the history after them is.
+    # A row already there as it should be stays: the rows of the days between the
+    # touched ones keep their place when the days before them keep their number of
+    # rows, and a touched day's row may come out as it was.
     unchanged = set(stale.values()).intersection(new_rows)
     _delete([pk for pk, row in stale.items() if row not in unchanged])
     insert_rows(
