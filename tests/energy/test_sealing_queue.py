@@ -5,7 +5,6 @@ writes."""
 import datetime as dt
 
 import pytest
-from django.db import connection
 
 from chain.audit import ledger_problems
 from chain.models import LedgerBlock
@@ -19,6 +18,7 @@ from tests.factories import (
     mark_processed,
     node_calls_in_the_test_transaction,
 )
+from tests.table_stats import table_stats
 
 pytestmark = pytest.mark.django_db
 
@@ -90,12 +90,7 @@ def test_marking_a_blocks_rows_rewrites_each_in_its_page_and_writes_no_index():
 
 def _updates() -> tuple[int, int]:
     """Row updates of energy_attribution in this transaction, and how many were HOT."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables"
-            " WHERE relname = 'energy_attribution'"
-        )
-        return cursor.fetchone()
+    return table_stats("energy_attribution", "n_tup_upd", "n_tup_hot_upd")
 
 
 def test_verify_ledger_names_a_row_waiting_though_a_block_not_yet_sent_seals_it():
@@ -125,11 +120,7 @@ def test_sealing_takes_its_rows_off_the_queue_without_reading_the_whole_queue():
 
 def _queue_scans() -> int:
     """Whole-table scans of energy_unsealed in this transaction."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relname = 'energy_unsealed'"
-        )
-        return cursor.fetchone()[0]
+    return table_stats("energy_unsealed", "seq_scan")[0]
 
 
 @pytest.mark.postgres
