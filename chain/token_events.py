@@ -13,7 +13,8 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.db import transaction
-from eth_utils import event_abi_to_log_topic
+from eth_abi import decode as abi_decode
+from eth_utils import event_abi_to_log_topic, to_checksum_address
 
 from chain import client
 from chain.models import TokenCursor, TokenEvent
@@ -31,11 +32,38 @@ def follow(follower: Callable[[list[TokenEvent]], None]) -> None:
     _FOLLOWERS.append(follower)
 
 
-def _decoders(contract) -> dict[bytes, object]:
+class _Event:
+    """One event of the contract decoded from a raw log by its ABI, as web3's
+    ``process_log`` would (checksummed addresses, the same arguments), without its
+    generic machinery: that took two thirds of the indexer's time."""
+
+    def __init__(self, abi: dict):
+        self.name = abi["name"]
+        self.indexed = [(i["name"], i["type"]) for i in abi["inputs"] if i["indexed"]]
+        self.data = [(i["name"], i["type"]) for i in abi["inputs"] if not i["indexed"]]
+
+    def process_log(self, entry) -> dict:
+        args = {}
+        for (name, kind), topic in zip(self.indexed, entry["topics"][1:], strict=True):
+            [args[name]] = abi_decode([kind], bytes(topic))
+        values = abi_decode([kind for _, kind in self.data], bytes(entry["data"]))
+        args.update(zip([name for name, _ in self.data], values, strict=True))
+        for name, kind in [*self.indexed, *self.data]:
+            if kind == "address":
+                args[name] = to_checksum_address(args[name])
+            elif kind.endswith("[]"):
+                args[name] = list(args[name])
+        return {"args": args, "event": self.name, **{key: entry[key] for key in _PLACE}}
+
+
+_PLACE = ("blockNumber", "blockHash", "transactionHash", "logIndex")
+
+
+def _decoders(contract) -> dict[bytes, _Event]:
     events = {}
     for name in ("TransferSingle", "TransferBatch", "Retired", "Redeemed"):
-        event = getattr(contract.events, name)
-        events[event_abi_to_log_topic(event().abi)] = event()
+        abi = getattr(contract.events, name)().abi
+        events[event_abi_to_log_topic(abi)] = _Event(abi)
     return events
 
 

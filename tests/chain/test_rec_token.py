@@ -129,3 +129,35 @@ def test_a_reorg_takes_back_the_events_of_the_blocks_it_replaced(token, settings
 
     receivers = list(TokenEvent.objects.order_by("block_number").values_list("receiver", "amount"))
     assert [(r, int(a)) for r, a in receivers] == [(alice, 10), (dave, 4)]
+
+
+def test_the_indexer_decodes_every_event_as_web3_does(token):
+    from chain.token_events import _decoders
+
+    w3, contract = token
+    alice, bob = w3.eth.accounts[1], w3.eth.accounts[2]
+    engine_sends(w3, contract.functions.mint(alice, [ID, ID + 1], [100, 7]))  # a batch
+    holder_sends(w3, contract.functions.safeTransferFrom(alice, bob, ID, 40, b""), alice)
+    claim = (w3.keccak(text="Acme"), w3.keccak(text="2024"), b"US", 19723, 19812)
+    holder_sends(w3, contract.functions.retire(ID, 15, *claim), bob)
+    redeem = contract.functions.safeTransferFrom(bob, contract.address, ID, 5, "ACC-7 €".encode())
+    holder_sends(w3, redeem, bob)
+
+    logs = w3.eth.get_logs({"address": contract.address, "fromBlock": 0})
+    ours = _decoders(contract)
+    theirs = {topic: getattr(contract.events, e.name)() for topic, e in ours.items()}
+    decoded = [
+        (ours[bytes(entry["topics"][0])].process_log(entry),
+         theirs[bytes(entry["topics"][0])].process_log(entry))
+        for entry in logs
+    ]  # fmt: skip
+
+    assert [mine["event"] for mine, _ in decoded] == [
+        "TransferBatch", "TransferSingle", "TransferSingle", "Retired",
+        "TransferSingle", "TransferSingle", "Redeemed",
+    ]  # fmt: skip
+    for mine, web3s in decoded:
+        assert mine["args"] == dict(web3s["args"])
+        for key in ("blockNumber", "blockHash", "transactionHash", "logIndex"):
+            assert mine[key] == web3s[key]
+    assert decoded[-1][0]["args"]["account"] == "ACC-7 €"
