@@ -8,6 +8,7 @@ that height: if a reorg deeper than the confirmations replaced it, the events of
 the replaced blocks are removed and those heights are read again.
 """
 
+import functools
 import logging
 from collections.abc import Callable
 
@@ -43,17 +44,32 @@ class _Event:
         self.data = [(i["name"], i["type"]) for i in abi["inputs"] if not i["indexed"]]
 
     def process_log(self, entry) -> dict:
-        args = {}
-        for (name, kind), topic in zip(self.indexed, entry["topics"][1:], strict=True):
-            [args[name]] = abi_decode([kind], bytes(topic))
+        args = {
+            name: _topic(kind, bytes(topic))
+            for (name, kind), topic in zip(self.indexed, entry["topics"][1:], strict=True)
+        }
         values = abi_decode([kind for _, kind in self.data], bytes(entry["data"]))
-        args.update(zip([name for name, _ in self.data], values, strict=True))
-        for name, kind in [*self.indexed, *self.data]:
+        for (name, kind), value in zip(self.data, values, strict=True):
             if kind == "address":
-                args[name] = to_checksum_address(args[name])
+                value = _checksummed(value)
             elif kind.endswith("[]"):
-                args[name] = list(args[name])
+                value = list(value)
+            args[name] = value
         return {"args": args, "event": self.name, **{key: entry[key] for key in _PLACE}}
+
+
+def _topic(kind: str, word: bytes):
+    """An indexed argument from its topic: a value type is its 32-byte word."""
+    if kind == "address":
+        return _checksummed("0x" + word[12:].hex())
+    if kind.startswith("uint"):
+        return int.from_bytes(word, "big")
+    [value] = abi_decode([kind], word)
+    return value
+
+
+# Transfers name the same few wallets over and over; checksumming hashes each time.
+_checksummed = functools.lru_cache(maxsize=4096)(to_checksum_address)
 
 
 _PLACE = ("blockNumber", "blockHash", "transactionHash", "logIndex")
