@@ -116,25 +116,6 @@ def _delete(ids: list[int]) -> None:
             )
 
 
-def _shift(after: dict[int, tuple[int, int]]) -> None:
-    """Move each source's daily rows past a seq by a number of places: {source: (seq,
-    places)}, PostgreSQL only. One statement through the (source, seq) index, where
-    reading the rows and writing them again cost most of the refresh when anchoring a
-    backlog at 10M attributions. Their unique (source, seq) is checked at the end of
-    the statement (deferrable, energy 0029): a row moving up meets the next one on
-    its way."""
-    if not after:
-        return
-    rows = sorted((sid, seq, places) for sid, (seq, places) in after.items())
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE energy_dailyaggregate d SET seq = d.seq + v.places"
-            " FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS v(source_id, after, places)"
-            " WHERE d.source_id = v.source_id AND d.seq > v.after",
-            [list(column) for column in zip(*rows, strict=True)],
-        )
-
-
 def _day_range(alias: str) -> str:
     """SQL: the attribution ``a`` falls on the day ``alias``.day (UTC)."""
     if connection.vendor == "postgresql":
@@ -282,23 +263,8 @@ def _refresh_chunk(touched: dict[int, set[dt.date]], moved: Moves) -> None:
                 fresh[sid] += rows
     for sid, rows in (_aggregate(again) if again else {}).items():
         fresh[sid] += rows
-    grown = {
-        sid: len(kept[sid]) + len(fresh[sid]) - read[sid]
-        for sid in touched
-        if len(kept[sid]) + len(fresh[sid]) != read[sid]
-    }
-    # The rows after the touched days move by as many places as those days gained or
-    # lost. PostgreSQL moves them where they are (past the last seq read); SQLite, and
-    # a source none of whose rows were read (its first rows on a day older than its
-    # newest), reads them and writes them again.
-    shift = {}
-    if connection.vendor == "postgresql":
-        shift = {sid: (base[sid] + read[sid], by) for sid, by in grown.items() if read[sid]}
-    take(
-        _rows_between(
-            {sid: (max(touched[sid]) + _DAY, dt.date.max) for sid in grown if sid not in shift}
-        )
-    )
+    grown = [sid for sid in touched if len(kept[sid]) + len(fresh[sid]) != read[sid]]
+    take(_rows_between({sid: (max(touched[sid]) + _DAY, dt.date.max) for sid in grown}))
 
     new_rows = []
     for sid in touched:
@@ -312,7 +278,6 @@ def _refresh_chunk(touched: dict[int, set[dt.date]], moved: Moves) -> None:
     # rows, and a touched day's row may come out as it was.
     unchanged = set(stale.values()).intersection(new_rows)
     _delete([pk for pk, row in stale.items() if row not in unchanged])
-    _shift(shift)
     insert_rows(
         "energy_dailyaggregate",
         ["source_id", "seq", "day", "state", "rec_id", "number", "value"],

@@ -562,11 +562,7 @@ class DailyAggregate(models.Model):
 
     class Meta:
         constraints = [
-            # Serves /attributions/{deviceId}/daily: a page is a range of seq. On
-            # PostgreSQL checked at the end of each statement, not row by row
-            # (DEFERRABLE, set by energy 0029: SQLite has no such constraint and
-            # Django would then create none there), so that one update moves a
-            # source's later rows by some places (energy.daily._shift).
+            # Serves /attributions/{deviceId}/daily: a page is a range of seq.
             models.UniqueConstraint(
                 fields=["source", "seq"], name="%(app_label)s_%(class)s_seq_unique_per_source"
             ),

@@ -252,47 +252,6 @@ def test_a_day_moving_on_reads_no_daily_rows_after_it(chain, source, settings):
     assert_in_step(Source.objects.get(pk=source.pk))
 
 
-@pytest.mark.postgres
-def test_a_day_gaining_or_losing_a_row_moves_the_rows_after_it_in_place(chain, source, settings):
-    # When a day's hours are part sent, the day holds one row more, and every row after
-    # it moves up a place; reading those rows and writing them again made each block
-    # of a backlog cost as much as the history ahead of it.
-    settings.BLOCK_MAX_TXS = 12
-    append(source, list(range(1, 24 * 60 + 1)))  # sixty days; half of the first a block
-    later = dict(DailyAggregate.objects.filter(source=source).values_list("day", "pk"))
-    del later[T0.date()]
-    assert blocks_seal() == 12
-    blocks_send()
-
-    def listing():
-        rows = DailyAggregate.objects.filter(source=source).order_by("seq")
-        return [(r.seq, r.day, r.state) for r in rows], {r.day: r.pk for r in rows[2:]}
-
-    rows_mark_sent()  # the first day: 12 Pending, 12 New
-
-    shown, kept = listing()
-    assert shown[:3] == [(1, T0.date(), "Pending"), (2, T0.date(), "New"), (3, _day(1), "New")]
-    assert shown[-1] == (61, _day(59), "New")
-    assert kept == later
-    assert_in_step(Source.objects.get(pk=source.pk))
-
-    assert blocks_seal() == 12
-    blocks_send()
-    rows_mark_sent()  # the first day all Pending: the rows after move back down
-
-    rows = DailyAggregate.objects.filter(source=source).order_by("seq")
-    assert [(r.seq, r.day, r.state) for r in rows[:2]] == [
-        (1, T0.date(), "Pending"),
-        (2, _day(1), "New"),
-    ]
-    assert {r.day: r.pk for r in rows[1:]} == later
-    assert_in_step(Source.objects.get(pk=source.pk))
-
-
-def _day(n: int) -> dt.date:
-    return T0.date() + dt.timedelta(days=n)
-
-
 def _daily_rows_read() -> int:
     """Daily rows read in this transaction, by table scans or through an index."""
     return sum(table_stats("energy_dailyaggregate", "seq_tup_read", "idx_tup_fetch"))
