@@ -92,6 +92,11 @@ def database_from_url(name: str, url: str) -> dict:
     for pair in filter(None, parts.query.split("&")):
         key, _, val = pair.partition("=")
         options[unquote(key)] = unquote(val)
+    # The engine's statements are short, or set-based over rows it already knows:
+    # compiling them (JIT) costs more than it saves, and a misestimated join is
+    # compiled whatever it really costs (bench/anchor.py in the README). An
+    # ``options`` given in the URL replaces this one.
+    options.setdefault("options", "-c jit=off")
     return {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": database,

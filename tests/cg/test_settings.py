@@ -127,3 +127,17 @@ def test_the_in_process_chain_is_asked_for_never_a_fallback(tmp_path):
 
     assert result.returncode != 0
     assert "ImproperlyConfigured: no chain node" in result.stderr
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_postgresql_sessions_compile_no_statement_unless_the_url_says_so():
+    from django.db import connection
+
+    from core.env import database_from_url
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone()[0] == "off"
+    own = database_from_url("DATABASE_URL", "postgresql://db/cg?options=-c%20work_mem%3D64MB")
+    assert own["OPTIONS"] == {"options": "-c work_mem=64MB"}
